@@ -1,0 +1,139 @@
+"""Facts of the AGB wire protocol that both halves of the project share.
+
+The SDK (`aioagb._wire`) encodes requests and decodes replies with these names; AGB Local
+(`aioagb.server`) decodes requests and encodes replies with the same ones. Nothing here does
+I/O. The contract behind every constant is `shared/protocol/agb-wire.md`; the section numbers
+below point into it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- §1 transport -------------------------------------------------------------------------
+
+DEFAULT_ENDPOINT: Final = "sdk-api.agb.cloud"
+DEFAULT_TIMEOUT_MS: Final = 60_000
+
+ENV_API_KEY: Final = "AGB_API_KEY"
+ENV_ENDPOINT: Final = "AGB_ENDPOINT"
+ENV_TIMEOUT_MS: Final = "AGB_TIMEOUT_MS"
+
+HEADER_AUTHORIZATION: Final = "authorization"
+BEARER_PREFIX: Final = "Bearer "
+HEADER_REQUEST_ID: Final = "x-request-id"
+
+# --- §0/§3/§4 routes ----------------------------------------------------------------------
+
+PATH_CREATE_SESSION: Final = "/mcp/createSession"
+PATH_GET_SESSION: Final = "/mcp/getSession"
+PATH_GET_SESSION_INFO: Final = "/mcp/getSessionInfo"  # session status
+PATH_LIST_SESSIONS: Final = "/sdk/ListSession"
+PATH_SET_LABELS: Final = "/sdk/SetLabel"
+PATH_GET_LABELS: Final = "/sdk/GetLabel"
+PATH_RELEASE_ASYNC: Final = "/mcp/releaseSessionAsync"
+PATH_RELEASE: Final = "/mcp/releaseSession"  # legacy, synchronous
+PATH_KEEP_ALIVE: Final = "/mcp/refreshSessionIdleTime"
+PATH_GET_LINK: Final = "/internet/getLink"
+PATH_GET_MCP_RESOURCE: Final = "/mcp/getMcpResource"  # Session.info()
+PATH_LIST_TOOLS: Final = "/mcp/listTools"
+PATH_GET_CONTEXT_INFO: Final = "/sdk/GetContextInfo"
+PATH_CALL_TOOL: Final = "/mcp"
+
+# --- §2 envelope --------------------------------------------------------------------------
+
+KEY_SUCCESS: Final = "success"
+KEY_CODE: Final = "code"
+KEY_MESSAGE: Final = "message"
+KEY_HTTP_STATUS: Final = "httpStatusCode"
+KEY_REQUEST_ID: Final = "requestId"
+KEY_DATA: Final = "data"
+
+CODE_OK: Final = "ok"
+CODE_SESSION_NOT_FOUND: Final = "InvalidMcpSession.NotFound"
+CODE_TOOL_SESSION_NOT_FOUND: Final = "InvalidSession.NotFound"
+SESSION_NOT_FOUND_MESSAGE: Final = "Session not found"
+
+# --- §3 session fields --------------------------------------------------------------------
+
+Q_IMAGE_ID: Final = "imageId"
+Q_SDK_STATS: Final = "sdkStats"
+Q_SESSION_ID: Final = "sessionId"
+Q_MAX_RESULTS: Final = "maxResults"
+Q_LABELS: Final = "labels"  # ListSession filter (lower case)
+Q_SET_LABELS: Final = "Labels"  # SetLabel (capital L, §3.5)
+Q_NEXT_TOKEN: Final = "nextToken"
+Q_AUTO_GEN_SESSION: Final = "autoGenSession"
+
+B_SESSION_ID: Final = "sessionId"
+B_LABELS: Final = "labels"  # create: a JSON *string* of the label object
+B_POLICY_ID: Final = "mcpPolicyId"
+B_IDLE_TIMEOUT: Final = "timeout"  # create: idle release timeout in seconds
+B_TOOL_ARGS: Final = "args"  # tool call: a JSON *string* of the argument object
+B_TOOL_NAME: Final = "name"
+
+# The telemetry object the official 0.12.0 wheel sends on create (compact JSON, §3.1).
+SDK_STATS: Final = {
+    "source": "sdk",
+    "sdk_language": "python",
+    "sdk_version": "0.12.0",
+    "is_release": True,
+}
+
+STATUS_RUNNING: Final = "RUNNING"
+STATUS_DELETING: Final = "DELETING"
+STATUS_FINISH: Final = "FINISH"
+STATUS_DELETED: Final = "DELETED"
+GONE_STATUSES: Final = frozenset({STATUS_FINISH, STATUS_DELETING, STATUS_DELETED})
+
+DEFAULT_LIST_LIMIT: Final = 10
+# The cloud documents a 300 s default idle release and a 30 min maximum lifetime.
+DEFAULT_IDLE_RELEASE_TIMEOUT_S: Final = 300
+
+# --- §4 tools -----------------------------------------------------------------------------
+
+TOOL_RUN_CODE: Final = "run_code"
+TOOL_SHELL: Final = "shell"
+TOOL_CREATE_DIRECTORY: Final = "create_directory"
+TOOL_WRITE_FILE: Final = "write_file"
+TOOL_READ_FILE: Final = "read_file"
+TOOL_GET_FILE_INFO: Final = "get_file_info"
+TOOL_LIST_DIRECTORY: Final = "list_directory"
+TOOL_MOVE_FILE: Final = "move_file"
+TOOL_DELETE_FILE: Final = "delete_file"
+TOOL_EDIT_FILE: Final = "edit_file"
+TOOL_SEARCH_FILES: Final = "search_files"
+TOOL_READ_MULTIPLE_FILES: Final = "read_multiple_files"
+TOOL_GET_FILE_CHANGE: Final = "get_file_change"
+TOOL_GET_METRICS: Final = "get_metrics"
+
+# Languages (§4.3): the client canonicalises before sending.
+LANGUAGES: Final = ("java", "javascript", "python", "r")
+LANGUAGE_ALIASES: Final = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+}
+
+DEFAULT_SHELL_TIMEOUT_MS: Final = 1000  # the official default (§4.4)
+DEFAULT_CODE_TIMEOUT_S: Final = 60
+SHELL_TIMEOUT_EXIT_CODE: Final = 124  # like GNU timeout (§4.4, §11)
+
+# File chunking (§4.5): writes are measured in characters, reads in bytes.
+WRITE_CHUNK_CHARS: Final = 51_200
+READ_CHUNK_BYTES: Final = 51_200
+WRITE_MODES: Final = ("overwrite", "append")
+READ_FORMAT_BINARY: Final = "binary"
+NO_MATCHES_TEXT: Final = "No matches found"
+MULTI_FILE_SEPARATOR: Final = "\n---\n"
+DIR_PREFIX: Final = "[DIR] "
+FILE_PREFIX: Final = "[FILE] "
+
+
+def canonical_language(raw: str) -> str | None:
+    """The canonical language for `raw` (trimmed, lower-cased, aliased), or None."""
+    name = raw.strip().lower()
+    name = LANGUAGE_ALIASES.get(name, name)
+    return name if name in LANGUAGES else None
