@@ -1,23 +1,15 @@
-"""Test-wide configuration: every `async def` test runs under anyio on asyncio.
+"""Test-wide configuration.
 
-aioresponses patches aiohttp on asyncio, and AGB Local is an aiohttp server, so asyncio is
-the one backend the suite needs.
+`anyio_mode = "auto"` (pyproject) hands every `async def` test to anyio's pytest plugin; this
+fixture pins the backend to asyncio: aioresponses patches aiohttp on asyncio, and AGB Local is
+an aiohttp server, so asyncio is the one backend the suite needs.
 """
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        func = getattr(item, "function", None)
-        if func is not None and inspect.iscoroutinefunction(func):
-            item.add_marker(pytest.mark.anyio)
