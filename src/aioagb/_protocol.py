@@ -137,3 +137,74 @@ def canonical_language(raw: str) -> str | None:
     name = raw.strip().lower()
     name = LANGUAGE_ALIASES.get(name, name)
     return name if name in LANGUAGES else None
+
+# --- facts AGB Local needs as well (appended; same contract) ------------------------------
+
+PATH_GET_LINK_ASYNC: Final = "/mcp/getLink"  # the low-level async variant (§3.10)
+# Routes the official client knows but that are out of AGB Local's scope (§3.14).
+PATHS_OUT_OF_SCOPE: Final = (
+    "/internet/getCdpLink",
+    "/browser/init",
+    "/sdk/ListContexts",
+    "/sdk/GetContext",
+    "/sdk/ModifyContext",
+    "/sdk/DeleteContext",
+    "/sdk/ClearContext",
+    "/sdk/SyncContext",
+    "/sdk/GetContextFileDownloadUrl",
+    "/sdk/GetContextFileUploadUrl",
+    "/sdk/DeleteContextFile",
+    "/sdk/DescribeContextFiles",
+    "/sdk/GetAndLoadInternalContext",
+)
+
+# ListSession puts these next to `data`, at the top level (§3.4).
+KEY_NEXT_TOKEN: Final = "nextToken"
+KEY_MAX_RESULTS: Final = "maxResults"
+KEY_COUNT: Final = "count"
+
+B_PERSISTENCE_LIST: Final = "persistenceDataList"
+Q_PROTOCOL_TYPE: Final = "protocolType"
+Q_PORT: Final = "port"
+
+# Image id families (DESIGN.md "AGB Local's images"): exact ids and prefixes.
+IMAGE_CODE_LATEST: Final = "code_latest"
+IMAGE_PREFIX_CODE_SPACE: Final = "agb-code-space-"
+IMAGE_PREFIX_BROWSER_USE: Final = "agb-browser-use-"
+IMAGE_PREFIX_COMPUTER_USE: Final = "agb-computer-use-"
+
+# Tools the official SDK calls that need a desktop (computer module) or metrics agent (§4.6).
+DESKTOP_TOOLS: Final = frozenset(
+    {
+        "activate_window",
+        "click_mouse",
+        "close_window",
+        "drag_mouse",
+        "focus_mode",
+        "fullscreen_window",
+        "get_active_window",
+        "get_cursor_position",
+        "get_installed_apps",
+        "get_screen_size",
+        "get_ui_elements",
+        "input_text",
+        "list_root_windows",
+        "list_visible_apps",
+        "maximize_window",
+        "minimize_window",
+        "move_mouse",
+        "press_keys",
+        "release_keys",
+        "resize_window",
+        "restore_window",
+        "screenshot",
+        "scroll",
+        "start_app",
+        "stop_app_by_cmd",
+        "stop_app_by_pid",
+        "stop_app_by_pname",
+        "system_screenshot",
+        "tap",
+        TOOL_GET_METRICS,
+    }
+)
