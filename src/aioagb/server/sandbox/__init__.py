@@ -1,5 +1,14 @@
 """Sandbox backends for AGB Local: bubblewrap where it works, a loudly unsafe plain-process
-fallback elsewhere. The contract the HTTP layer relies on is in `_interface`."""
+fallback elsewhere. The contract the HTTP layer relies on is in `_interface`; `make_backend`
+picks and builds the backend (see docs/sandbox.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 from ._interface import (
     WORKSPACE_DIR,
@@ -16,6 +25,9 @@ from ._interface import (
     SandboxUnavailable,
     ShellOutcome,
 )
+from ._local import LocalBackend, LocalSandbox, _bwrap_isolation
+
+log = logging.getLogger("aioagb.server.sandbox")
 
 __all__ = [
     "WORKSPACE_DIR",
@@ -24,6 +36,8 @@ __all__ = [
     "FileChange",
     "FileEdit",
     "FileStat",
+    "LocalBackend",
+    "LocalSandbox",
     "Sandbox",
     "SandboxBackend",
     "SandboxError",
@@ -31,4 +45,68 @@ __all__ = [
     "SandboxLimits",
     "SandboxUnavailable",
     "ShellOutcome",
+    "bwrap_works",
+    "make_backend",
 ]
+
+
+def bwrap_works() -> bool:
+    """Whether bubblewrap can make this server's kind of sandbox here (probed, ~5 ms)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    argv = [bwrap, *_bwrap_isolation(os.geteuid() == 0), "--ro-bind", "/", "/", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if done.returncode != 0:
+        log.info("bubblewrap probe failed: %s", done.stderr.decode(errors="replace").strip())
+    return done.returncode == 0
+
+
+def make_backend(
+    root: Path,
+    limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen, so sharing is safe
+    *,
+    prefer: str = "auto",
+    python: str | None = None,
+) -> LocalBackend:
+    """The server's sandbox backend, with its sessions under `root`.
+
+    `prefer`: "auto" (bubblewrap when its probe succeeds, else the plain fallback with a loud
+    warning), "bwrap" (fail if it does not work) or "plain" (never isolate; unsafe).
+    `python`: a venv built from /usr/bin/python3 (e.g. with matplotlib) to run user python
+    in; it is mounted read-only at /opt/venv. Leftovers of a previous run under `root` are
+    removed. Blocking (a probe and a directory clean-up): call it before serving.
+    """
+    if prefer not in ("auto", "bwrap", "plain"):
+        raise ValueError(f"prefer must be 'auto', 'bwrap' or 'plain', not {prefer!r}")
+    mode = "plain" if prefer == "plain" else "bwrap"
+    if mode == "bwrap" and not bwrap_works():
+        if prefer == "bwrap":
+            raise SandboxError("bubblewrap is not installed or cannot create namespaces here")
+        mode = "plain"
+    if mode == "plain":
+        log.warning(
+            "!!! AGB Local runs sessions WITHOUT a sandbox (bubblewrap is %s): user code can "
+            "see the host's files, processes and network. Use it only for trusted code on a "
+            "development machine. Install bubblewrap for isolation. !!!",
+            "not wanted" if prefer == "plain" else "unavailable",
+        )
+    venv = None
+    if python is not None:
+        venv = Path(python)
+        if venv.name.startswith("python") and venv.parent.name == "bin":
+            venv = venv.parent.parent  # an interpreter inside a venv was given
+        if not (venv / "bin" / "python").exists():
+            raise SandboxError(f"not a virtual environment: {python}")
+    backend = LocalBackend(Path(root), limits, mode, venv=venv)
+    log.info(
+        "sandbox backend %s at %s (languages: %s, cgroups: %s)",
+        backend.name,
+        root,
+        ", ".join(backend.languages),
+        "yes" if backend.cgroups else "no",
+    )
+    return backend
