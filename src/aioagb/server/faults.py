@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import anyio
 import attrs
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .. import _protocol as p
 
@@ -149,7 +150,6 @@ class FaultInjector:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def fault_middleware(injector: FaultInjector) -> Middleware:

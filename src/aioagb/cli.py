@@ -1,0 +1,146 @@
+"""The `aioagb` command line. `aioagb serve` runs AGB Local standalone."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+from functools import partial
+from pathlib import Path
+
+import anyio
+import click
+
+from .server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
+from .server.runner import LocalServer
+from .server.sandbox import SandboxLimits
+
+MIB = 1024 * 1024
+
+
+@click.group()
+@click.version_option(package_name="aioagb")
+def main() -> None:
+    """aioagb: async AGB sessions, and AGB Local (the same protocol on this machine)."""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+_DEFAULT_LIMITS = SandboxLimits()
+
+
+@main.command()
+@click.option("--host", default=LOOPBACK, show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", "api_keys", multiple=True, help="An accepted API key (repeatable).")
+@click.option(
+    "--keys-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of accepted API keys, one per line.",
+)
+@click.option(
+    "--workspace-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where session workspaces live (cleaned on start). Default: a temporary directory.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=ServerConfig().default_idle_timeout_s,
+    show_default=True,
+    help="Idle release timeout (s) for sessions created without one.",
+)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--python", "python", help="Interpreter the sandboxes run python with.")
+@click.option("--cpu-seconds", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.cpu_seconds)
+@click.option(
+    "--memory-mb", type=click.IntRange(min=16), default=_DEFAULT_LIMITS.memory_bytes // MIB
+)
+@click.option("--max-processes", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.max_processes)
+@click.option(
+    "--max-file-mb", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.max_file_bytes // MIB
+)
+@click.option(
+    "--max-output-kb",
+    type=click.IntRange(min=1),
+    default=_DEFAULT_LIMITS.max_output_bytes // 1024,
+    help="Captured stdout/stderr per call, before truncation.",
+)
+@click.option(
+    "--max-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULT_LIMITS.max_timeout_s,
+    help="Upper bound (s) on any call's wall-clock timeout.",
+)
+@click.option("--log-level", default="INFO", show_default=True)
+def serve(
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    keys_file: Path | None,
+    workspace_root: Path | None,
+    idle_timeout: float,
+    backend: str,
+    python: str | None,
+    cpu_seconds: int,
+    memory_mb: int,
+    max_processes: int,
+    max_file_mb: int,
+    max_output_kb: int,
+    max_timeout: float,
+    log_level: str,
+) -> None:
+    """Run AGB Local: the AGB protocol served on this machine.
+
+    Keys come from --api-key, --keys-file and the AGB_LOCAL_API_KEYS environment variable
+    (comma-separated); with none, a random key is made and printed.
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    if not _is_loopback(host):
+        click.secho(
+            f"WARNING: listening on {host}: anyone who can reach it and holds a key can run "
+            "code on this machine.",
+            fg="yellow",
+            err=True,
+        )
+    limits = SandboxLimits(
+        cpu_seconds=cpu_seconds,
+        memory_bytes=memory_mb * MIB,
+        max_processes=max_processes,
+        max_file_bytes=max_file_mb * MIB,
+        max_output_bytes=max_output_kb * 1024,
+        max_timeout_s=max_timeout,
+    )
+    config = ServerConfig(
+        host=host,
+        port=port,
+        api_keys=collect_api_keys(api_keys, keys_file),
+        workspace_root=workspace_root,
+        limits=limits,
+        default_idle_timeout_s=idle_timeout,
+        backend=backend,
+        python=python,
+    )
+    anyio.run(partial(_serve, config))
+
+
+async def _serve(config: ServerConfig) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with LocalServer(config) as server:
+            click.echo(f"AGB Local listening on {server.endpoint}")
+            click.echo(f"  export AGB_ENDPOINT={server.endpoint}")
+            if not config.api_keys:
+                click.echo(f"  export AGB_API_KEY={server.api_key}   (generated for this run)")
+            else:
+                count = len(server.api_keys)
+                click.echo(f"  {count} API key(s) accepted (options, file, {ENV_API_KEYS})")
+            click.echo("Press Ctrl-C to stop.")
+            async for signum in signals:
+                click.echo(f"\n{signal.Signals(signum).name}: stopping AGB Local...", err=True)
+                break
+    click.echo("AGB Local stopped.", err=True)

@@ -1,0 +1,132 @@
+"""The aiohttp application of AGB Local: the route table, the dispatcher in front of it, and
+the cleanup context that runs the idle reaper and ends every sandbox on shutdown.
+
+One catch-all aiohttp route feeds a dispatcher of our own instead of aiohttp's router,
+because the official client joins endpoint and path by concatenation (`//mcp/...` happens)
+and because every "no such route" or "wrong method" must still be a protocol envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+
+import anyio
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from .. import _protocol as p
+from . import session_routes as sessions
+from . import tool_routes as tools
+from .auth import KeyRing
+from .config import ServerConfig
+from .envelope import CODE_UNAUTHORIZED, ApiError, bad_request, not_on_agb_local
+from .faults import FaultInjector, fault_middleware
+from .middleware import current_request_id, envelope_errors
+from .registry import Registry, reap_idle_sessions
+from .sandbox import SandboxBackend
+from .state import STATE, AppState, Call, Handler
+
+
+async def _out_of_scope(call: Call) -> web.Response:
+    raise not_on_agb_local(f"{call.request.method} {_normalised(call.request.path)}")
+
+
+ROUTES: Mapping[str, Mapping[str, Handler]] = {
+    p.PATH_CREATE_SESSION: {"POST": sessions.create_session},
+    p.PATH_GET_SESSION: {"POST": sessions.get_session},
+    p.PATH_GET_SESSION_INFO: {"POST": sessions.get_session_status},
+    p.PATH_LIST_SESSIONS: {"GET": sessions.list_sessions},
+    p.PATH_SET_LABELS: {"POST": sessions.set_labels},
+    p.PATH_GET_LABELS: {"GET": sessions.get_labels},
+    p.PATH_RELEASE_ASYNC: {"POST": sessions.release_session},
+    p.PATH_RELEASE: {"POST": sessions.release_session},
+    p.PATH_KEEP_ALIVE: {"POST": sessions.keep_alive},
+    p.PATH_GET_LINK: {"GET": sessions.get_link},
+    p.PATH_GET_LINK_ASYNC: {"GET": sessions.get_link, "POST": sessions.get_link},
+    p.PATH_GET_MCP_RESOURCE: {"POST": sessions.get_mcp_resource},
+    p.PATH_GET_CONTEXT_INFO: {"GET": sessions.get_context_info},
+    p.PATH_LIST_TOOLS: {"POST": tools.list_tools},
+    p.PATH_CALL_TOOL: {"POST": tools.call_mcp_tool},
+    **{path: {"GET": _out_of_scope, "POST": _out_of_scope} for path in p.PATHS_OUT_OF_SCOPE},
+}
+
+
+def _normalised(path: str) -> str:
+    # `//mcp/x` from an endpoint with a trailing slash; a trailing slash is tolerated too.
+    return re.sub(r"/{2,}", "/", path).rstrip("/") or "/"
+
+
+def _tenant(state: AppState, request: web.Request) -> str:
+    tenant = state.keyring.tenant_for(request.headers.get(p.HEADER_AUTHORIZATION))
+    if tenant is None:
+        raise ApiError(401, CODE_UNAUTHORIZED, "Missing or unknown API key")
+    return tenant
+
+
+async def _json_body(request: web.Request) -> dict[str, object]:
+    if request.method == "GET":
+        return {}  # GET parameters are in the query string; a body is ignored
+    text = await request.text()  # raises 413 past client_max_size
+    if not text.strip():
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise bad_request("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    methods = ROUTES.get(_normalised(request.path))
+    if methods is None:
+        raise web.HTTPNotFound()
+    handler = methods.get(request.method)
+    if handler is None:
+        raise ApiError(
+            405, "InvalidAction.MethodNotAllowed", f"Use {' or '.join(methods)} for this route"
+        )
+    state = request.app[STATE]
+    call = Call(
+        request=request,
+        state=state,
+        request_id=current_request_id(),
+        tenant=_tenant(state, request),
+        query=request.query,
+        body=await _json_body(request),
+    )
+    return await handler(call)
+
+
+async def _run_sessions(app: web.Application) -> AsyncIterator[None]:
+    """The server's lifetime: the idle reaper runs in a task group around it; on the way out
+    the reaper stops and every session and the backend are ended, even when cancelled.
+
+    aiohttp runs the two halves of this generator in its startup and cleanup; both happen in
+    the task that runs the server (`LocalServer`, `web.run_app`, a test), as anyio requires.
+    """
+    state = app[STATE]
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
+            yield
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await state.registry.aclose()
+
+
+def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
+    middlewares: list[Middleware] = [envelope_errors]
+    if config.faults is not None:
+        # Inside the envelope middleware: an injected fault still gets a request id header.
+        middlewares.append(fault_middleware(FaultInjector(config.faults)))
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
+    registry = Registry(backend, release_timeout_s=config.release_timeout_s)
+    app[STATE] = AppState(config=config, keyring=keyring, registry=registry)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    app.cleanup_ctx.append(_run_sessions)
+    return app

@@ -1,0 +1,64 @@
+"""AGB Local's settings: one attrs class with every default, and where API keys come from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import attrs
+
+from .. import _protocol as p
+from .faults import FaultPlan
+from .sandbox import SandboxLimits
+
+ENV_API_KEYS = "AGB_LOCAL_API_KEYS"  # comma-separated
+BACKENDS = ("auto", "bwrap", "plain")
+LOOPBACK = "127.0.0.1"
+
+
+@attrs.frozen
+class ServerConfig:
+    """How one AGB Local server runs. Every field has a safe default."""
+
+    host: str = LOOPBACK  # loopback: the server runs code for whoever can reach it
+    port: int = 0  # 0: an ephemeral port, read back from `LocalServer.endpoint`
+    # Accepted API keys. Empty: `LocalServer` makes one fresh random key.
+    api_keys: tuple[str, ...] = ()
+    # Where session workspaces live. None: a fresh temporary directory, removed on exit.
+    # A directory given here is cleaned of a previous run's leftovers on start.
+    workspace_root: Path | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Path)
+    )
+    limits: SandboxLimits = attrs.field(factory=SandboxLimits)
+    # Idle release timeout when a create request names none (the cloud's default).
+    default_idle_timeout_s: float = attrs.field(
+        default=float(p.DEFAULT_IDLE_RELEASE_TIMEOUT_S), validator=attrs.validators.gt(0)
+    )
+    backend: str = attrs.field(default="auto", validator=attrs.validators.in_(BACKENDS))
+    python: str | None = None  # the interpreter sandboxes run; None: the backend's choice
+    max_body_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=attrs.validators.gt(0))
+    reaper_interval_s: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    max_list_results: int = attrs.field(default=100, validator=attrs.validators.gt(0))
+    # Upper bound on ending one sandbox; a stuck release must not hang the server.
+    release_timeout_s: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    # Test-only fault injection (see `faults`); never set this for real users.
+    faults: FaultPlan | None = None
+
+
+def collect_api_keys(
+    given: Iterable[str] = (),
+    keys_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """Keys from `--api-key` values, a keys file (one per line, `#` comments) and the
+    `AGB_LOCAL_API_KEYS` environment variable (comma-separated), de-duplicated in order."""
+    keys = [key.strip() for key in given]
+    if keys_file is not None:
+        for line in keys_file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                keys.append(line)
+    env = os.environ if environ is None else environ
+    keys.extend(part.strip() for part in env.get(ENV_API_KEYS, "").split(","))
+    return tuple(dict.fromkeys(key for key in keys if key))

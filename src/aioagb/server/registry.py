@@ -1,0 +1,193 @@
+"""The live sessions of one AGB Local server: who owns each, its labels, its idle deadline and
+its sandbox; listing with label filters and pages; release, idle expiry and shutdown.
+
+State is in memory only: a restart forgets every session (and `make_backend` then removes
+the previous run's workspaces). Sessions are scoped by tenant: a lookup with another tenant's
+id answers exactly like a session that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+import attrs
+
+from .. import _protocol as p
+from .envelope import session_not_found
+from .pagination import PageTokens
+from .sandbox import Sandbox, SandboxBackend
+
+log = logging.getLogger("aioagb.server")
+
+Clock = Callable[[], float]
+
+
+@attrs.define(eq=False)
+class SessionRecord:
+    session_id: str
+    tenant: str
+    image_id: str
+    seq: int  # creation order; the key pagination walks
+    resource_id: str
+    app_instance_id: str
+    labels: dict[str, str]
+    idle_timeout_s: float
+    sandbox: Sandbox
+    last_used: float
+    status: str = p.STATUS_RUNNING
+    in_flight: int = 0  # tool calls running now; a busy session is never idle
+
+    def idle_expired(self, now: float) -> bool:
+        return (
+            self.status == p.STATUS_RUNNING
+            and self.in_flight == 0
+            and now - self.last_used >= self.idle_timeout_s
+        )
+
+
+@attrs.frozen
+class Page:
+    sessions: list[SessionRecord]
+    next_token: str  # "" on the last page (§3.4: the client's page loop stops on "")
+    count: int  # every match, on all pages
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+class Registry:
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        *,
+        release_timeout_s: float = 30.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self._release_timeout_s = release_timeout_s
+        self._clock = clock
+        self._sessions: dict[str, SessionRecord] = {}
+        self._next_seq = 0
+        self._tokens = PageTokens()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def create(
+        self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
+    ) -> SessionRecord:
+        # Extension point: a per-key quota of live sessions would be checked here, before
+        # any sandbox exists, answering with the cloud's limit error.
+        session_id = _new_id("session")
+        sandbox = await self.backend.create(session_id)
+        self._next_seq += 1
+        record = SessionRecord(
+            session_id=session_id,
+            tenant=tenant,
+            image_id=image_id,
+            seq=self._next_seq,
+            resource_id=_new_id("r"),
+            app_instance_id=_new_id("ai"),
+            labels=dict(labels),
+            idle_timeout_s=idle_timeout_s,
+            sandbox=sandbox,
+            last_used=self._clock(),
+        )
+        self._sessions[session_id] = record
+        log.info("session %s created for tenant %s (%s)", session_id, tenant, image_id)
+        return record
+
+    def lookup(self, tenant: str, session_id: str, *, deleting_ok: bool = False) -> SessionRecord:
+        """The caller's live session, touched (any API call restarts the idle timer).
+        Unknown, released, expired and other tenants' sessions are all "not found"."""
+        record = self._sessions.get(session_id)
+        if record is None or record.tenant != tenant:
+            raise session_not_found()
+        if record.status != p.STATUS_RUNNING and not deleting_ok:
+            raise session_not_found()
+        record.last_used = self._clock()
+        return record
+
+    @asynccontextmanager
+    async def busy(self, record: SessionRecord) -> AsyncIterator[None]:
+        """Marks a call in progress, so the reaper does not release a session mid-call."""
+        record.in_flight += 1
+        try:
+            yield
+        finally:
+            record.in_flight -= 1
+            record.last_used = self._clock()
+
+    def set_labels(self, record: SessionRecord, labels: Mapping[str, str]) -> None:
+        record.labels = dict(labels)  # replace, never merge (§3.5)
+
+    def list(self, tenant: str, labels: Mapping[str, str], limit: int, token: str | None) -> Page:
+        """The tenant's running sessions whose labels include every given pair, in creation
+        order, one page after `token`."""
+        after_seq = self._tokens.resolve(tenant, labels, token) if token else 0
+        matches = [
+            record
+            for record in self._sessions.values()
+            if record.tenant == tenant
+            and record.status == p.STATUS_RUNNING
+            and all(record.labels.get(key) == value for key, value in labels.items())
+        ]
+        rest = [record for record in matches if record.seq > after_seq]
+        page = rest[:limit]
+        more = len(rest) > limit
+        next_token = self._tokens.issue(tenant, labels, page[-1].seq) if more else ""
+        return Page(sessions=page, next_token=next_token, count=len(matches))
+
+    async def release(self, record: SessionRecord) -> None:
+        """RUNNING -> DELETING -> gone: ends the sandbox's processes and removes its files.
+        Shielded and bounded, so neither a cancelled request nor a stuck sandbox leaves the
+        session half-released."""
+        if record.status != p.STATUS_RUNNING:
+            return
+        record.status = p.STATUS_DELETING
+        with anyio.CancelScope(shield=True):
+            try:
+                with anyio.move_on_after(self._release_timeout_s) as scope:
+                    await record.sandbox.aclose()
+                if scope.cancelled_caught:
+                    log.error("session %s: sandbox did not close in time", record.session_id)
+            except Exception:
+                log.exception("session %s: closing its sandbox failed", record.session_id)
+            finally:
+                self._sessions.pop(record.session_id, None)
+        log.info("session %s released", record.session_id)
+
+    async def release_idle(self) -> int:
+        """Releases every session whose idle timeout has passed; returns how many."""
+        now = self._clock()
+        expired = [record for record in self._sessions.values() if record.idle_expired(now)]
+        async with anyio.create_task_group() as tg:
+            for record in expired:
+                log.info("session %s idle for %.0f s", record.session_id, record.idle_timeout_s)
+                tg.start_soon(self.release, record)
+        return len(expired)
+
+    async def aclose(self) -> None:
+        """Server shutdown: releases every session, then ends the backend."""
+        async with anyio.create_task_group() as tg:
+            for record in list(self._sessions.values()):
+                tg.start_soon(self.release, record)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self._release_timeout_s):
+            await self.backend.aclose()
+
+
+async def reap_idle_sessions(registry: Registry, interval_s: float) -> None:
+    """Runs until cancelled. A failing sweep is logged and retried: the reaper must outlive
+    any one bad sandbox, and its failure must never take the server down."""
+    while True:
+        await anyio.sleep(interval_s)
+        try:
+            await registry.release_idle()
+        except Exception:
+            log.exception("idle sweep failed")

@@ -1,0 +1,115 @@
+"""`LocalServer`: AGB Local started and stopped as an async context manager.
+
+`async with LocalServer() as server:` listens on an ephemeral loopback port with one fresh
+random API key (`server.endpoint`, `server.api_key`); leaving the block stops the server,
+ends every sandbox and removes the temporary workspace root it made. Enter and leave it in
+the same task (as `async with` does).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+import anyio
+from aiohttp import web
+
+from .app import build_app
+from .auth import KeyRing
+from .config import ServerConfig
+from .sandbox import SandboxBackend
+
+# How long stopping waits for requests in flight before closing their connections.
+SHUTDOWN_GRACE_S = 5.0
+
+
+async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
+    """The backend `config.backend` names, made by the sandbox package's factory (which also
+    removes a previous run's leftover workspaces under `root`)."""
+    from .sandbox import make_backend
+
+    factory = partial(
+        make_backend, root, config.limits, prefer=config.backend, python=config.python
+    )
+    backend: SandboxBackend = await anyio.to_thread.run_sync(factory)
+    return backend
+
+
+class LocalServer:
+    def __init__(
+        self, config: ServerConfig | None = None, *, backend: SandboxBackend | None = None
+    ) -> None:
+        """`backend` replaces the one `config.backend` names (tests use a fake); the server
+        owns it either way and closes it on exit."""
+        self.config = config or ServerConfig()
+        self.api_keys = self.config.api_keys or (secrets.token_urlsafe(32),)
+        self._backend = backend
+        self._runner: web.AppRunner | None = None
+        self._temporary_root: Path | None = None
+        self._port: int | None = None
+
+    @property
+    def api_key(self) -> str:
+        """A key the server accepts (the first configured, or the generated one)."""
+        return self.api_keys[0]
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("LocalServer is not running; use `async with LocalServer()`")
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL for clients, e.g. `http://127.0.0.1:43817` (AGB_ENDPOINT)."""
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    async def __aenter__(self) -> LocalServer:
+        try:
+            await self._start()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._stop()
+
+    async def _start(self) -> None:
+        root = self.config.workspace_root
+        if root is None:
+            made = await anyio.to_thread.run_sync(partial(tempfile.mkdtemp, prefix="aioagb-"))
+            root = self._temporary_root = Path(made)
+        backend = self._backend or await open_backend(self.config, root)
+        self._backend = backend
+        app = build_app(self.config, KeyRing(self.api_keys), backend)
+        self._runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_S)
+        await self._runner.setup()  # from here on, cleanup ends the backend
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def _stop(self) -> None:
+        runner, self._runner, self._port = self._runner, None, None
+        if runner is not None:
+            await runner.cleanup()  # stops listening, then ends every session and the backend
+        elif self._backend is not None:
+            await self._backend.aclose()  # the app never started, so nothing else will
+        if self._temporary_root is not None:
+            await anyio.to_thread.run_sync(
+                partial(shutil.rmtree, self._temporary_root, ignore_errors=True)
+            )
+            self._temporary_root = None

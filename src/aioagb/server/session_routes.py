@@ -1,0 +1,143 @@
+"""Handlers of the session routes (agb-wire.md §3): create, get, status, list, labels,
+release, keep-alive, resource info, context info and links."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from .. import _protocol as p
+from .envelope import (
+    CODE_IMAGE_NOT_FOUND,
+    ApiError,
+    bad_request,
+    not_on_agb_local,
+)
+from .images import image_kind
+from .params import optional, optional_int, parse_json_object, query_int, string_map
+from .registry import SessionRecord
+from .state import Call
+
+
+def _session_id(call: Call) -> str:
+    """The session id from wherever this route's client puts it (body or query)."""
+    value = call.body.get(p.B_SESSION_ID, call.query.get(p.Q_SESSION_ID))
+    if not isinstance(value, str):
+        raise bad_request(
+            "sessionId is required" if value is None else "sessionId must be a string"
+        )
+    if not value.strip():
+        raise bad_request("sessionId is required")
+    return value
+
+
+def _resource_url(call: Call, record: SessionRecord) -> str:
+    # The cloud's resource URL carries `resourceId=` and a test checks it (§8).
+    base = f"{call.request.scheme}://{call.request.host}"
+    return f"{base}/agb-local/session/{record.session_id}?resourceId={record.resource_id}"
+
+
+def _session_data(call: Call, record: SessionRecord) -> dict[str, object]:
+    # No linkUrl/token/toolList/wsUrl: the official client then stays on `POST /mcp` (§5.3).
+    return {
+        "sessionId": record.session_id,
+        "resourceUrl": _resource_url(call, record),
+        "appInstanceId": record.app_instance_id,
+        "resourceId": record.resource_id,
+    }
+
+
+async def create_session(call: Call) -> web.Response:
+    image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
+    if not image_id:
+        raise bad_request("imageId is required")
+    if image_kind(image_id) is None:
+        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    labels: dict[str, str] = {}
+    raw_labels = optional(call.body, p.B_LABELS, str, "body")
+    if raw_labels:
+        labels = string_map(parse_json_object(raw_labels, "body.labels"), "body.labels")
+    timeout = optional_int(call.body, p.B_IDLE_TIMEOUT, "body")
+    if timeout is not None and timeout < 0:
+        raise bad_request("body.timeout must not be negative")
+    optional(call.body, p.B_POLICY_ID, str, "body")  # accepted; AGB Local has no policies
+    # Accepted and not acted on: AGB Local has no context storage, and GetContextInfo then
+    # reports no sync task, which ends the client's wait at once (§3.13).
+    optional(call.body, p.B_PERSISTENCE_LIST, list, "body")
+    idle_timeout_s = float(timeout) if timeout else call.state.config.default_idle_timeout_s
+    record = await call.registry.create(call.tenant, image_id, labels, idle_timeout_s)
+    return call.ok({**_session_data(call, record), "success": True})
+
+
+async def get_session(call: Call) -> web.Response:
+    record = call.session(_session_id(call))
+    return call.ok({**_session_data(call, record), "status": record.status})
+
+
+async def get_session_status(call: Call) -> web.Response:
+    # A session being deleted still answers, with DELETING; once gone it is not found.
+    record = call.session(_session_id(call), deleting_ok=True)
+    return call.ok({"sessionId": record.session_id, "status": record.status})
+
+
+async def list_sessions(call: Call) -> web.Response:
+    limit = query_int(call.query, p.Q_MAX_RESULTS, p.DEFAULT_LIST_LIMIT)
+    if limit < 1:
+        raise bad_request("maxResults must be at least 1")
+    limit = min(limit, call.state.config.max_list_results)
+    raw_filter = call.query.get(p.Q_LABELS) or "{}"
+    labels = string_map(parse_json_object(raw_filter, "labels"), "labels")
+    page = call.registry.list(call.tenant, labels, limit, call.query.get(p.Q_NEXT_TOKEN) or None)
+    data = [{"sessionId": r.session_id, "sessionStatus": r.status} for r in page.sessions]
+    # §3.4: the pagination keys are top-level siblings of `data`.
+    extra: dict[str, object] = {
+        p.KEY_NEXT_TOKEN: page.next_token,
+        p.KEY_MAX_RESULTS: limit,
+        p.KEY_COUNT: page.count,
+    }
+    return call.ok(data, extra)
+
+
+async def set_labels(call: Call) -> web.Response:
+    record = call.session(_session_id(call))
+    raw = call.query.get(p.Q_SET_LABELS)
+    if not raw:
+        raise bad_request("Labels is required")
+    labels = string_map(parse_json_object(raw, "Labels"), "Labels", non_empty=True)
+    call.registry.set_labels(record, labels)
+    return call.ok(None)
+
+
+async def get_labels(call: Call) -> web.Response:
+    record = call.session(_session_id(call))
+    # §3.6: `labels` must be a JSON *string*; an object makes the official client raise.
+    return call.ok({"labels": json.dumps(record.labels, ensure_ascii=False)})
+
+
+async def release_session(call: Call) -> web.Response:
+    record = call.session(_session_id(call))
+    # Released before answering, so the client's first status poll already sees not-found
+    # and its delete returns at once (§3.7).
+    await call.registry.release(record)
+    return call.ok({"sessionId": record.session_id})
+
+
+async def keep_alive(call: Call) -> web.Response:
+    call.session(_session_id(call))  # the lookup itself restarts the idle timer
+    return call.ok(None)
+
+
+async def get_mcp_resource(call: Call) -> web.Response:
+    record = call.session(_session_id(call))
+    return call.ok({"sessionId": record.session_id, "resourceUrl": _resource_url(call, record)})
+
+
+async def get_context_info(call: Call) -> web.Response:
+    call.session(_session_id(call))
+    return call.ok({"contextStatus": ""})  # no context sync on AGB Local: nothing to wait for
+
+
+async def get_link(call: Call) -> web.Response:
+    call.session(_session_id(call))
+    raise not_on_agb_local("getLink (public links to sandbox ports)")

@@ -1,0 +1,48 @@
+"""What a route handler works with: the server's shared state and one authenticated call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+import attrs
+from aiohttp import web
+
+from . import envelope
+from .auth import KeyRing
+from .config import ServerConfig
+from .registry import Registry, SessionRecord
+
+
+@attrs.frozen
+class AppState:
+    config: ServerConfig
+    keyring: KeyRing
+    registry: Registry
+
+
+STATE = web.AppKey("aioagb_state", AppState)
+
+
+@attrs.frozen
+class Call:
+    """One authenticated, parsed request: handlers never touch raw bytes or headers."""
+
+    request: web.Request
+    state: AppState
+    request_id: str
+    tenant: str
+    query: Mapping[str, str]
+    body: Mapping[str, object]  # {} for GET and for an empty POST body
+
+    @property
+    def registry(self) -> Registry:
+        return self.state.registry
+
+    def session(self, session_id: str, *, deleting_ok: bool = False) -> SessionRecord:
+        return self.registry.lookup(self.tenant, session_id, deleting_ok=deleting_ok)
+
+    def ok(self, data: object, extra: Mapping[str, object] | None = None) -> web.Response:
+        return envelope.success(self.request_id, data, extra)
+
+
+Handler = Callable[[Call], Awaitable[web.Response]]
