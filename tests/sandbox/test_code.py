@@ -1,0 +1,121 @@
+"""run_code: a stateful python kernel, javascript under node, clear errors, timeouts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from aioagb.server.sandbox import LocalSandbox, SandboxUnavailable
+
+
+async def test_python_state_persists_and_last_expression_is_the_main_result(
+    sandbox: LocalSandbox,
+) -> None:
+    first = await sandbox.run_code("x = 41\nprint('set')", "python", 10)
+    assert first.error is None
+    assert first.stdout == ["set\n"]
+    assert first.results == []
+    second = await sandbox.run_code("x + 1", "python", 10)
+    assert second.error is None
+    assert second.results == [{"text/plain": "42", "isMainResult": True}]
+    assert second.execution_count == (first.execution_count or 0) + 1
+    assert second.execution_time >= 0
+
+
+async def test_runtime_error_is_a_result_with_traceback_in_stderr(sandbox: LocalSandbox) -> None:
+    out = await sandbox.run_code("print('before')\nundefined_name", "python", 10)
+    assert out.error == "NameError: name 'undefined_name' is not defined"
+    assert out.stdout == ["before\n"]
+    assert "Traceback" in "".join(out.stderr)
+    assert "undefined_name" in "".join(out.stderr)
+    syntax = await sandbox.run_code("def (:", "python", 10)
+    assert syntax.error is not None and syntax.error.startswith("SyntaxError")
+
+
+async def test_comment_only_program_succeeds(sandbox: LocalSandbox) -> None:
+    out = await sandbox.run_code("# comment", "python", 10)
+    assert out.error is None and out.results == [] and out.stdout == []
+
+
+async def test_display_gives_rich_bundles(sandbox: LocalSandbox) -> None:
+    code = (
+        "class H:\n"
+        "    def _repr_html_(self): return '<b>hi</b>'\n"
+        "    def __repr__(self): return 'H()'\n"
+        "display(H())\n"
+        "H()"
+    )
+    out = await sandbox.run_code(code, "python", 10)
+    assert out.error is None
+    assert out.results == [
+        {"text/plain": "H()", "text/html": "<b>hi</b>", "isMainResult": False},
+        {"text/plain": "H()", "text/html": "<b>hi</b>", "isMainResult": True},
+    ]
+
+
+async def test_python_sees_workspace_files_and_cwd(sandbox: LocalSandbox) -> None:
+    await sandbox.write_file("/workspace/helper.py", "VALUE = 7\n", "overwrite")
+    out = await sandbox.run_code("import helper, os\nhelper.VALUE", "python", 10)
+    assert out.error is None, out.stderr
+    assert out.results[0]["text/plain"] == "7"
+
+
+async def test_javascript_prints_via_node(sandbox: LocalSandbox) -> None:
+    out = await sandbox.run_code("console.log('js', 1 + 1)", "javascript", 10)
+    assert out.error is None, out.stderr
+    assert out.stdout == ["js 2\n"]
+    bad = await sandbox.run_code("nope()", "javascript", 10)
+    assert bad.error == "ReferenceError: nope is not defined"
+
+
+@pytest.mark.parametrize("language", ["java", "r", "cobol"])
+async def test_unsupported_language_is_unavailable(sandbox: LocalSandbox, language: str) -> None:
+    with pytest.raises(SandboxUnavailable, match="not available on this server"):
+        await sandbox.run_code("x", language, 10)
+
+
+async def test_runaway_cell_is_interrupted_and_the_kernel_keeps_its_state(
+    sandbox: LocalSandbox,
+) -> None:
+    await sandbox.run_code("kept = 'yes'", "python", 10)
+    started = time.monotonic()
+    out = await sandbox.run_code("while True: pass", "python", 1)
+    assert time.monotonic() - started < 5
+    assert out.timed_out
+    assert out.error is not None and "timed out" in out.error and "state" in out.error
+    again = await sandbox.run_code("kept", "python", 10)
+    assert again.error is None
+    assert again.results[0]["text/plain"] == "'yes'"
+
+
+async def test_cell_that_ignores_interrupts_is_killed_and_the_kernel_restarts(
+    sandbox: LocalSandbox,
+) -> None:
+    await sandbox.run_code("kept = 1", "python", 10)
+    code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
+    started = time.monotonic()
+    out = await sandbox.run_code(code, "python", 1)
+    assert time.monotonic() - started < 8
+    assert out.timed_out
+    assert out.error is not None and "restarted" in out.error and "lost" in out.error
+    after = await sandbox.run_code("print('alive')\n'kept' in globals()", "python", 10)
+    assert after.stdout == ["alive\n"]
+    assert after.results[0]["text/plain"] == "False"
+
+
+async def test_subprocess_output_and_kernel_exit(sandbox: LocalSandbox) -> None:
+    out = await sandbox.run_code("import os\nos.system('echo from-child')", "python", 10)
+    assert out.stdout == ["from-child\n"]
+    died = await sandbox.run_code("import os\nos._exit(3)", "python", 10)
+    assert died.error is not None and "restarted" in died.error
+    back = await sandbox.run_code("1 + 1", "python", 10)
+    assert back.results[0]["text/plain"] == "2"
+
+
+async def test_python_output_is_capped_with_a_marker(sandbox: LocalSandbox) -> None:
+    out = await sandbox.run_code("print('x' * 10_000_000)", "python", 20)
+    assert out.truncated
+    text = "".join(out.stdout)
+    assert "[... output truncated at 65536 bytes ...]" in text
+    assert len(text) < 70_000

@@ -1,0 +1,67 @@
+"""shell: output, exit codes, cwd and envs, timeouts that really stop things, output caps."""
+
+from __future__ import annotations
+
+import time
+
+from aioagb._protocol import SHELL_TIMEOUT_EXIT_CODE
+from aioagb.server.sandbox import LocalSandbox
+
+
+async def test_stdout_stderr_and_exit_code(sandbox: LocalSandbox) -> None:
+    out = await sandbox.shell("echo out; echo err >&2; exit 3", 10)
+    assert (out.stdout, out.stderr, out.exit_code, out.timed_out) == ("out\n", "err\n", 3, False)
+    ok = await sandbox.shell("true", 10)
+    assert ok.exit_code == 0 and ok.stdout == "" and ok.stderr == ""
+
+
+async def test_cwd_envs_and_home(sandbox: LocalSandbox) -> None:
+    await sandbox.create_directory("/workspace/sub")
+    command = 'echo "$GREETING"; ls -d "$PWD"'
+    out = await sandbox.shell(command, 10, cwd="sub", envs={"GREETING": "hi"})
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "hi"
+    assert out.stdout.splitlines()[1].endswith("/sub")
+    home = await sandbox.shell("cd && touch at-home", 10)
+    assert home.exit_code == 0
+    assert await sandbox.get_file_info("/workspace/at-home")
+    missing = await sandbox.shell("true", 10, cwd="/workspace/nope")
+    assert missing.exit_code != 0 and "nope" in missing.stderr
+
+
+async def test_timeout_kills_the_command_and_returns_124(sandbox: LocalSandbox) -> None:
+    started = time.monotonic()
+    out = await sandbox.shell("echo started; sleep 100", 0.5)
+    elapsed = time.monotonic() - started
+    assert out.exit_code == SHELL_TIMEOUT_EXIT_CODE
+    assert out.timed_out
+    assert out.stdout == "started\n"
+    assert elapsed < 3
+    # The sleep is gone: nothing of it is left in the session.
+    ps = await sandbox.shell("ps -eo args", 10)
+    assert "sleep 100" not in ps.stdout
+
+
+async def test_background_child_holding_the_pipe_does_not_hang_the_call(
+    sandbox: LocalSandbox,
+) -> None:
+    started = time.monotonic()
+    out = await sandbox.shell("sleep 30 & echo done", 1)
+    assert time.monotonic() - started < 3
+    assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out
+
+
+async def test_output_is_capped_with_a_visible_marker(sandbox: LocalSandbox) -> None:
+    out = await sandbox.shell("head -c 5000000 /dev/zero | tr '\\0' x; echo tail >&2", 20)
+    assert out.truncated
+    assert out.stdout.endswith("\n[... output truncated at 65536 bytes ...]\n")
+    assert len(out.stdout) < 70_000
+    assert out.stderr == "tail\n"
+
+
+async def test_a_gigabyte_of_output_is_drained_quickly(sandbox: LocalSandbox) -> None:
+    started = time.monotonic()
+    out = await sandbox.shell("head -c 1000000000 /dev/zero", 30)
+    assert out.exit_code == 0
+    assert out.truncated
+    assert time.monotonic() - started < 15
