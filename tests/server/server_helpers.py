@@ -23,6 +23,8 @@ from aioagb import _protocol as p
 from aioagb.server import ServerConfig, build_app
 from aioagb.server.auth import KeyRing
 
+ENVELOPE_KEYS = {"success", "code", "message", "httpStatusCode", "requestId", "data"}
+
 KEY_A = "key-for-tenant-a"
 KEY_B = "key-for-tenant-b"
 
@@ -109,3 +111,16 @@ async def start_api(tmp_path: Path, config: ServerConfig) -> Api:
     client: Client = TestClient(TestServer(app))
     await client.start_server()
     return Api(client, backend)
+
+
+def assert_error(reply: Reply, status: int, code: str | None = None) -> None:
+    assert reply.status == status, reply.body
+    assert set(reply.body) == ENVELOPE_KEYS
+    assert reply.body["success"] is False
+    assert reply.body["httpStatusCode"] == status
+    assert reply.body["message"]
+    assert reply.body["requestId"]
+    assert reply.body["data"] is None
+    assert reply.headers[p.HEADER_REQUEST_ID] == reply.body["requestId"]
+    if code is not None:
+        assert reply.body["code"] == code

@@ -9,24 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_helpers import KEY_A, Api, Reply
+from server_helpers import ENVELOPE_KEYS, KEY_A, Api, Reply, assert_error
 
 from aioagb import _protocol as p
-
-ENVELOPE_KEYS = {"success", "code", "message", "httpStatusCode", "requestId", "data"}
-
-
-def assert_error(reply: Reply, status: int, code: str | None = None) -> None:
-    assert reply.status == status, reply.body
-    assert set(reply.body) == ENVELOPE_KEYS
-    assert reply.body["success"] is False
-    assert reply.body["httpStatusCode"] == status
-    assert reply.body["message"]
-    assert reply.body["requestId"]
-    assert reply.body["data"] is None
-    assert reply.headers[p.HEADER_REQUEST_ID] == reply.body["requestId"]
-    if code is not None:
-        assert reply.body["code"] == code
 
 
 async def test_success_envelope_is_exact(api: Api) -> None:
