@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
+from functools import partial
 
 import anyio
 from aiohttp import web
@@ -20,6 +21,7 @@ from .. import _protocol as p
 from . import session_routes as sessions
 from . import tool_routes as tools
 from .auth import KeyRing
+from .background import BackgroundTaskGroup
 from .config import ServerConfig
 from .envelope import CODE_UNAUTHORIZED, ApiError, bad_request, not_on_agb_local
 from .faults import FaultInjector, fault_middleware
@@ -102,20 +104,17 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 
 async def _run_sessions(app: web.Application) -> AsyncIterator[None]:
-    """The server's lifetime: the idle reaper runs in a task group around it; on the way out
-    the reaper stops and every session and the backend are ended, even when cancelled.
-
-    aiohttp runs the two halves of this generator in its startup and cleanup; both happen in
-    the task that runs the server (`LocalServer`, `web.run_app`, a test), as anyio requires.
-    """
+    """The server's lifetime: the idle reaper runs in the background; on the way out it stops
+    and every session and the backend are ended, even when the cleanup is cancelled."""
     state = app[STATE]
+    background = BackgroundTaskGroup()
+    reaper = partial(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
+    await background.start(reaper)
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
-            yield
-            tg.cancel_scope.cancel()
+        yield
     finally:
         with anyio.CancelScope(shield=True):
+            await background.aclose()
             await state.registry.aclose()
 
 
