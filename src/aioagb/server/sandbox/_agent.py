@@ -278,10 +278,11 @@ def run_process(
         finished = pump_process(streams, deadline, proc)
         timed_out = False
         if not finished:
-            if proc.poll() is None:
-                timed_out = True
-                kill_group(proc.pid)
-            # else: the command ended but something it started still holds the pipes open.
+            # Still running at the deadline: the command, or something it started that still
+            # holds its output open. Both end here; a background job meant to outlive the call
+            # must redirect its output (`cmd > log 2>&1 &`).
+            timed_out = proc.poll() is None
+            kill_group(proc.pid)
             drain(streams)
         code = proc.wait()
         proc.stdout.close()

@@ -596,7 +596,7 @@ class LocalBackend:
         argv += ["--setenv", "HOME", WORKSPACE_DIR, "--hostname", "sandbox"]
         argv += _system_mounts()
         for dest, fd in etc_fds.items():
-            argv += ["--ro-bind-data", str(fd), dest]
+            argv += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(self.limits.tmp_size_bytes // 4), "--tmpfs", "/dev/shm"]
         argv += ["--bind", str(sandbox.dir / "workspace"), WORKSPACE_DIR]
