@@ -28,6 +28,11 @@ TEST_LIMITS = SandboxLimits(
 
 
 @pytest.fixture
+def limits() -> SandboxLimits:
+    return TEST_LIMITS
+
+
+@pytest.fixture
 def root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="aioagb-sbx-", dir="/tmp"))
     os.chmod(path, 0o711)

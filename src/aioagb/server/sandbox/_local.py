@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ class _Agent:
             if self._kill_group:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
-            if uid is not None and self._kill_group:
+            if uid is not None:
                 await anyio.to_thread.run_sync(_kill_uid, uid)
             with contextlib.suppress(Exception):
                 await self.process.aclose()
@@ -151,19 +152,28 @@ class _Agent:
                 await self._stdout.aclose()
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILLs every process owned by `uid` (root only; plain mode's last resort)."""
-    for _ in range(3):
+def _kill_uid(uid: int, timeout_s: float = 3.0) -> None:
+    """SIGKILLs every process owned by `uid` until none is left (root only). Under bubblewrap
+    this waits for the pid namespace's teardown; in plain mode it also catches escapees."""
+    deadline = time.monotonic() + timeout_s
+    while True:
         found = False
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid:
+                if entry.stat().st_uid == uid and not _is_zombie(entry.name):
                     found = True
                     os.kill(int(entry.name), signal.SIGKILL)
-        if not found:
+        if not found or time.monotonic() > deadline:
             return
+        time.sleep(0.005)
+
+
+def _is_zombie(pid: str) -> bool:
+    """Dead, waiting for its parent (init, in plain mode) to reap it: holds nothing."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
 
 
 class LocalSandbox:

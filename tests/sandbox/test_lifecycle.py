@@ -1,0 +1,191 @@
+"""Lazy start, close, restart after a hung agent, clean-up of leftovers, cost of idle sessions."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aioagb.server.sandbox import (
+    LocalBackend,
+    LocalSandbox,
+    SandboxError,
+    SandboxLimits,
+    _local,
+    make_backend,
+)
+
+
+def _pids_of(uid: int) -> list[int]:
+    """Live (non-zombie) processes of a uid; orphaned zombies wait for the host's init."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid and not _local._is_zombie(entry.name):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _zombie_children() -> list[int]:
+    me = os.getpid()
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z" and int(fields[1]) == me:
+            out.append(int(entry.name))
+    return out
+
+
+def _agent_pid(sandbox: LocalSandbox) -> int:
+    """The agent's host pid (under bubblewrap it is a grandchild of the server)."""
+    assert sandbox.uid is not None
+    for pid in _pids_of(sandbox.uid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(c.endswith(b"_agent.py") for c in cmd) and b"--kernel" not in cmd:
+            return pid
+    raise AssertionError("no agent process")
+
+
+async def test_create_is_lazy_and_cheap(backend: LocalBackend) -> None:
+    sandbox = await backend.create("lazy")
+    assert not sandbox.started
+    assert (sandbox.dir / "workspace").is_dir() and (sandbox.dir / "tmp").is_dir()
+    if sandbox.uid is not None:
+        assert os.stat(sandbox.dir / "workspace").st_uid == sandbox.uid
+        assert _pids_of(sandbox.uid) == []
+    await sandbox.shell("true", 10)
+    assert sandbox.started
+    with pytest.raises(SandboxError):
+        await backend.create("lazy")  # one sandbox per session id
+    with pytest.raises(SandboxError):
+        await backend.create("../escape")
+
+
+async def test_aclose_kills_every_process_and_removes_the_files(backend: LocalBackend) -> None:
+    sandbox = await backend.create("closing")
+    await sandbox.run_code("x = 1", "python", 10)
+    out = await sandbox.shell("setsid nohup sleep 1000 > /dev/null 2>&1 & echo ok", 10)
+    assert out.stdout == "ok\n"
+    if sandbox.uid is not None:
+        assert len(_pids_of(sandbox.uid)) >= 3  # agent, kernel, the escaped sleep
+    started = time.monotonic()
+    await sandbox.aclose()
+    assert time.monotonic() - started < 3
+    assert not sandbox.dir.exists()
+    if sandbox.uid is not None:
+        assert _pids_of(sandbox.uid) == []
+    await sandbox.aclose()  # idempotent
+    with pytest.raises(SandboxError):
+        await sandbox.shell("true", 10)
+    assert "closing" not in backend.sandboxes
+    assert _zombie_children() == []
+
+
+async def test_backend_aclose_ends_every_sandbox(root: Path, mode: str, limits: SandboxLimits) -> None:
+    backend = make_backend(root, limits, prefer=mode)
+    boxes = [await backend.create(f"all-{i}") for i in range(4)]
+    async with anyio.create_task_group() as tg:
+        for box in boxes[:3]:
+            tg.start_soon(box.shell, "sleep 1000 > /dev/null 2>&1 &", 10)
+    await backend.aclose()
+    for box in boxes:
+        assert not box.dir.exists()
+        if box.uid is not None:
+            assert _pids_of(box.uid) == []
+    assert list((root / "sessions").iterdir()) == []
+    with pytest.raises(SandboxError):
+        await backend.create("late")
+    assert _zombie_children() == []
+
+
+async def test_leftovers_of_a_previous_run_are_removed(root: Path, limits: SandboxLimits) -> None:
+    old = root / "sessions" / "old-session" / "workspace"
+    old.mkdir(parents=True)
+    (old / "file.txt").write_text("left behind")
+    os.chmod(old, 0o500)  # even a read-only tree goes
+    backend = make_backend(root, limits, prefer="bwrap")
+    try:
+        assert list((root / "sessions").iterdir()) == []
+    finally:
+        await backend.aclose()
+
+
+async def test_hung_agent_is_killed_and_replaced(
+    bwrap_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = await bwrap_backend.create("hung")
+    await sandbox.run_code("x = 1", "python", 10)
+    if sandbox.uid is None:  # no way to find the agent among the server's own processes
+        return
+    os.kill(_agent_pid(sandbox), signal.SIGSTOP)
+    monkeypatch.setattr(_local, "GRACE_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(SandboxError, match="stopped responding"):
+        await sandbox.shell("echo hi", 0.5)
+    assert time.monotonic() - started < 3
+    out = await sandbox.shell("echo back", 5)
+    assert out.stdout == "back\n"
+    lost = await sandbox.run_code("'x' in globals()", "python", 5)
+    assert lost.results[0]["text/plain"] == "False"
+
+
+async def test_dead_agent_is_restarted_on_the_next_call(bsandbox: LocalSandbox) -> None:
+    await bsandbox.shell("true", 10)
+    if bsandbox.uid is None:
+        return
+    os.kill(_agent_pid(bsandbox), signal.SIGKILL)
+    with anyio.fail_after(5):
+        while bsandbox.started:
+            await anyio.sleep(0.01)
+    assert (await bsandbox.shell("echo again", 10)).stdout == "again\n"
+
+
+async def test_three_hundred_creates_and_deletes_per_second(root: Path, limits: SandboxLimits) -> None:
+    backend = make_backend(root, limits, prefer="bwrap")
+    try:
+        n = 300
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for i in range(n):
+
+                async def cycle(i: int = i) -> None:
+                    box = await backend.create(f"fast-{i}")
+                    await box.aclose()
+
+                tg.start_soon(cycle)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, f"{n / elapsed:.0f} create+delete per second"
+    finally:
+        await backend.aclose()
+
+
+async def test_a_thousand_idle_sessions_cost_no_processes_and_little_memory(root: Path, limits: SandboxLimits) -> None:
+    backend = make_backend(root, limits, prefer="bwrap")
+    try:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        boxes = [await backend.create(f"idle-{i}") for i in range(1000)]
+        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        assert grown_kib < 20 * 1024
+        assert not any(box.started for box in boxes)
+        if boxes[0].uid is not None:
+            assert all(_pids_of(box.uid) == [] for box in boxes[:: 100] if box.uid is not None)
+    finally:
+        await backend.aclose()
+    assert list((root / "sessions").iterdir()) == []
