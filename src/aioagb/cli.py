@@ -13,7 +13,7 @@ import click
 
 from .server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
 from .server.runner import LocalServer
-from .server.sandbox import SandboxLimits
+from .server.sandbox import SandboxError, SandboxLimits
 
 MIB = 1024 * 1024
 
@@ -126,7 +126,10 @@ def serve(
         backend=backend,
         python=python,
     )
-    anyio.run(partial(_serve, config))
+    try:
+        anyio.run(partial(_serve, config))
+    except (SandboxError, OSError) as exc:  # a bad root, a taken port, no bubblewrap, ...
+        raise click.ClickException(f"AGB Local could not start: {exc}") from None
 
 
 async def _serve(config: ServerConfig) -> None:
