@@ -12,6 +12,7 @@ import anyio
 import click
 
 from .server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
+from .server.faults import FaultPlan
 from .server.runner import LocalServer
 from .server.sandbox import SandboxError, SandboxLimits
 
@@ -78,6 +79,14 @@ _DEFAULT_LIMITS = SandboxLimits()
     help="Upper bound (s) on any call's wall-clock timeout.",
 )
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    hidden=True,  # test-only: never on a server real users talk to
+    help="Inject faults, e.g. 'create:latency=0.2,error=0.1,kinds=500+drop' (repeatable).",
+)
+@click.option("--fault-seed", type=int, default=0, hidden=True)
 def serve(
     host: str,
     port: int,
@@ -94,6 +103,8 @@ def serve(
     max_output_kb: int,
     max_timeout: float,
     log_level: str,
+    faults: tuple[str, ...],
+    fault_seed: int,
 ) -> None:
     """Run AGB Local: the AGB protocol served on this machine.
 
@@ -116,6 +127,10 @@ def serve(
         max_output_bytes=max_output_kb * 1024,
         max_timeout_s=max_timeout,
     )
+    try:
+        fault_plan = FaultPlan.parse(list(faults), seed=fault_seed) if faults else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
     config = ServerConfig(
         host=host,
         port=port,
@@ -125,6 +140,7 @@ def serve(
         default_idle_timeout_s=idle_timeout,
         backend=backend,
         python=python,
+        faults=fault_plan,
     )
     try:
         anyio.run(partial(_serve, config))
