@@ -140,3 +140,20 @@ async def test_local_server_stops_its_backend_when_start_fails(tmp_path: Path) -
             async with LocalServer(taken, backend=second_backend):
                 pass
         assert second_backend.closed
+
+
+async def test_admission_hook_can_refuse_before_any_sandbox_exists(tmp_path: Path) -> None:
+    from aioagb.server.envelope import ApiError
+
+    def at_most_one(tenant: str, live: int) -> None:
+        if live >= 1:
+            raise ApiError(400, "QuotaExceeded", f"tenant {tenant} has {live} live session")
+
+    backend = FakeBackend(tmp_path)
+    registry = Registry(backend, admit=at_most_one)
+    await registry.create("t", "code_latest", {}, 60)
+    with pytest.raises(ApiError):
+        await registry.create("t", "code_latest", {}, 60)
+    await registry.create("other", "code_latest", {}, 60)
+    assert len(backend.sandboxes) == 2
+    await registry.aclose()

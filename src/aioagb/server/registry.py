@@ -25,6 +25,10 @@ from .sandbox import Sandbox, SandboxBackend
 log = logging.getLogger("aioagb.server")
 
 Clock = Callable[[], float]
+# Extension point for a per-key quota of live sessions: called with the tenant and its number
+# of live sessions before a sandbox is made; raises `ApiError` (the cloud's limit error) to
+# refuse. None: no quota (today's behaviour).
+AdmissionCheck = Callable[[str, int], None]
 
 
 @attrs.define(eq=False)
@@ -68,8 +72,10 @@ class Registry:
         *,
         release_timeout_s: float = 30.0,
         clock: Clock = time.monotonic,
+        admit: AdmissionCheck | None = None,
     ) -> None:
         self.backend = backend
+        self._admit = admit
         self._release_timeout_s = release_timeout_s
         self._clock = clock
         self._sessions: dict[str, SessionRecord] = {}
@@ -82,8 +88,9 @@ class Registry:
     async def create(
         self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
     ) -> SessionRecord:
-        # Extension point: a per-key quota of live sessions would be checked here, before
-        # any sandbox exists, answering with the cloud's limit error.
+        if self._admit is not None:
+            live = sum(1 for r in self._sessions.values() if r.tenant == tenant)
+            self._admit(tenant, live)
         session_id = _new_id("session")
         sandbox = await self.backend.create(session_id)
         self._next_seq += 1
