@@ -524,6 +524,7 @@ class LocalBackend:
             "LANG": "C.UTF-8",
             "USER": "sandbox",
             "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{tmp}/.matplotlib",  # its font cache, out of the workspace
         }
         return {
             "roots": roots,
