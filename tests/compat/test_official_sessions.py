@@ -117,11 +117,15 @@ def test_idle_release_timeout(agb: AGB) -> None:
     idle = create(agb, idle_release_timeout=1)
     kept = create(agb, idle_release_timeout=1)
     try:
-        for _ in range(5):
+        # Like the official idle-release test: only get_status() is polled on `idle`.
+        statuses = []
+        for _ in range(6):
             time.sleep(0.4)
             assert kept.keep_alive().success
-        status = idle.get_status()
-        assert not status.success and "not found" in status.error_message.lower()
+            statuses.append(idle.get_status())
+        assert statuses[0].success and statuses[0].status == "RUNNING"
+        last = statuses[-1]
+        assert not last.success and "not found" in last.error_message.lower()
         assert kept.get_status().status == "RUNNING"
     finally:
         kept.delete()

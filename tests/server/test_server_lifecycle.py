@@ -69,6 +69,7 @@ async def test_idle_sessions_are_released_over_http_and_keep_alive_holds_them(
             await anyio.sleep(0.4)
             reply = await api.call("POST", p.PATH_KEEP_ALIVE, params={"sessionId": kept})
             assert reply.status == 200
+            await status_of(api, control)  # watching a session does not keep it alive
         assert_error(
             await api.call("POST", p.PATH_GET_SESSION_INFO, body={"sessionId": control}),
             400,

@@ -110,15 +110,19 @@ class Registry:
         log.info("session %s created for tenant %s (%s)", session_id, tenant, image_id)
         return record
 
-    def lookup(self, tenant: str, session_id: str, *, deleting_ok: bool = False) -> SessionRecord:
-        """The caller's live session, touched (any API call restarts the idle timer).
-        Unknown, released, expired and other tenants' sessions are all "not found"."""
+    def lookup(
+        self, tenant: str, session_id: str, *, deleting_ok: bool = False, touch: bool = True
+    ) -> SessionRecord:
+        """The caller's live session, touched unless `touch` is false (an API call on a
+        session restarts its idle timer). Unknown, released, expired and other tenants'
+        sessions are all "not found"."""
         record = self._sessions.get(session_id)
         if record is None or record.tenant != tenant:
             raise session_not_found()
         if record.status != p.STATUS_RUNNING and not deleting_ok:
             raise session_not_found()
-        record.last_used = self._clock()
+        if touch:
+            record.last_used = self._clock()
         return record
 
     @asynccontextmanager

@@ -38,8 +38,10 @@ class Call:
     def registry(self) -> Registry:
         return self.state.registry
 
-    def session(self, session_id: str, *, deleting_ok: bool = False) -> SessionRecord:
-        return self.registry.lookup(self.tenant, session_id, deleting_ok=deleting_ok)
+    def session(
+        self, session_id: str, *, deleting_ok: bool = False, touch: bool = True
+    ) -> SessionRecord:
+        return self.registry.lookup(self.tenant, session_id, deleting_ok=deleting_ok, touch=touch)
 
     def ok(self, data: object, extra: Mapping[str, object] | None = None) -> web.Response:
         return envelope.success(self.request_id, data, extra)
