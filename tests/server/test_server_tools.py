@@ -120,6 +120,10 @@ async def test_file_round_trip_listing_info_and_errors(api: Api) -> None:
         sid, "read_file", {"path": "/workspace/d/a.txt", "offset": 0, "length": 3}
     )
     assert text == "abc"
+    whole = await api.tool_text(sid, "read_file", {"path": "/workspace/d/a.txt"})
+    assert whole == "abc"  # no range: the whole file
+    past_end = await api.tool_text(sid, "read_file", {"path": "/workspace/d/a.txt", "offset": 9})
+    assert past_end == ""
     missing = await api.tool(sid, "get_file_info", {"path": "/workspace/nope"})
     assert missing.status == 200 and missing.data["isError"] is True
     assert "No such file" in only_text(missing.data)

@@ -128,7 +128,7 @@ async def _read_file(call: ToolCall) -> ToolReply:
         raise bad_request("args.offset and args.length must not be negative")
     if length is None or length == 0:
         # No range (or the "whole file" 0): read from offset to the end, within the cap.
-        length = (await call.sandbox.get_file_info(path)).size - offset
+        length = max(0, (await call.sandbox.get_file_info(path)).size - offset)
     if length > MAX_READ_BYTES:
         return ToolReply(
             f"Read of {length} bytes exceeds the {MAX_READ_BYTES}-byte limit per call; "
