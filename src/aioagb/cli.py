@@ -78,6 +78,12 @@ _DEFAULT_LIMITS = SandboxLimits()
     default=_DEFAULT_LIMITS.max_timeout_s,
     help="Upper bound (s) on any call's wall-clock timeout.",
 )
+@click.option(
+    "--max-sessions-per-key",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Live sessions one API key may hold; past it, creates answer 429.  [default: no limit]",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--fault",
@@ -102,6 +108,7 @@ def serve(
     max_file_mb: int,
     max_output_kb: int,
     max_timeout: float,
+    max_sessions_per_key: int | None,
     log_level: str,
     faults: tuple[str, ...],
     fault_seed: int,
@@ -140,6 +147,7 @@ def serve(
         default_idle_timeout_s=idle_timeout,
         backend=backend,
         python=python,
+        max_sessions_per_key=max_sessions_per_key,
         faults=fault_plan,
     )
     try:

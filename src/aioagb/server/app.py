@@ -23,10 +23,16 @@ from . import tool_routes as tools
 from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
-from .envelope import CODE_UNAUTHORIZED, ApiError, bad_request, not_on_agb_local
+from .envelope import (
+    CODE_UNAUTHORIZED,
+    ApiError,
+    bad_request,
+    not_on_agb_local,
+    session_quota_exceeded,
+)
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
-from .registry import Registry, reap_idle_sessions
+from .registry import AdmissionCheck, Registry, reap_idle_sessions
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, Handler
 
@@ -118,13 +124,28 @@ async def _run_sessions(app: web.Application) -> AsyncIterator[None]:
             await state.registry.aclose()
 
 
+def _session_quota(limit: int | None) -> AdmissionCheck | None:
+    if limit is None:
+        return None
+
+    def admit(tenant: str, live: int) -> None:
+        if live >= limit:
+            raise session_quota_exceeded(limit)
+
+    return admit
+
+
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
     middlewares: list[Middleware] = [envelope_errors]
     if config.faults is not None:
         # Inside the envelope middleware: an injected fault still gets a request id header.
         middlewares.append(fault_middleware(FaultInjector(config.faults)))
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
-    registry = Registry(backend, release_timeout_s=config.release_timeout_s)
+    registry = Registry(
+        backend,
+        release_timeout_s=config.release_timeout_s,
+        admit=_session_quota(config.max_sessions_per_key),
+    )
     app[STATE] = AppState(config=config, keyring=keyring, registry=registry)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)

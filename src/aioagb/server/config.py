@@ -42,6 +42,11 @@ class ServerConfig:
     max_list_results: int = attrs.field(default=100, validator=attrs.validators.gt(0))
     # Upper bound on ending one sandbox; a stuck release must not hang the server.
     release_timeout_s: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    # Live sessions one API key may hold at once; None: no limit. Past it, creates answer
+    # 429 with `CODE_SESSION_QUOTA` (back-pressure the client can see and wait on).
+    max_sessions_per_key: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
 

@@ -25,6 +25,7 @@ CODE_IMAGE_NOT_FOUND = "InvalidImageId.NotFound"
 CODE_TOOL_NOT_FOUND = "InvalidTool.NotFound"
 CODE_NOT_SUPPORTED = "NotSupported.AgbLocal"
 CODE_INTERNAL = "InternalError"
+CODE_SESSION_QUOTA = "Throttling.SessionQuotaExceeded"
 
 NOT_ON_AGB_LOCAL = "not available on AGB Local"
 
@@ -51,6 +52,16 @@ def session_not_found() -> ApiError:
 def not_on_agb_local(what: str) -> ApiError:
     # 400, not 501: a 5xx would make retrying clients (ours included) try again for nothing.
     return ApiError(400, CODE_NOT_SUPPORTED, f"{what} is {NOT_ON_AGB_LOCAL}")
+
+
+def session_quota_exceeded(limit: int) -> ApiError:
+    # 429 like the cloud's own limits: the SDK backs off and retries within its budget,
+    # and a pool or batch sees a typed RateLimitedError if the quota never frees up.
+    return ApiError(
+        429,
+        CODE_SESSION_QUOTA,
+        f"Session quota exceeded: at most {limit} live sessions per API key",
+    )
 
 
 def success(
