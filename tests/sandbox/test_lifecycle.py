@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import time
+import tracemalloc
 from pathlib import Path
 
 import anyio
@@ -187,13 +187,35 @@ async def test_a_thousand_idle_sessions_cost_no_processes_and_little_memory(
 ) -> None:
     backend = make_backend(root, limits, prefer="bwrap")
     try:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        boxes = [await backend.create(f"idle-{i}") for i in range(1000)]
-        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        assert grown_kib < 20 * 1024
+        tracemalloc.start()
+        try:
+            boxes = [await backend.create(f"idle-{i}") for i in range(1000)]
+            current, _peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert current < 5 * 1024 * 1024, f"{current / 1000:.0f} bytes per idle session"
         assert not any(box.started for box in boxes)
         if boxes[0].uid is not None:
             assert all(_pids_of(box.uid) == [] for box in boxes[::100] if box.uid is not None)
+            assert len({box.uid for box in boxes}) == 1000
     finally:
         await backend.aclose()
     assert list((root / "sessions").iterdir()) == []
+
+
+async def test_two_backends_never_share_session_uids(
+    root: Path, limits: SandboxLimits, tmp_path: Path
+) -> None:
+    first = make_backend(root, limits, prefer="bwrap")
+    second = make_backend(tmp_path / "second", limits, prefer="bwrap")
+    try:
+        a = await first.create("same-id")
+        b = await second.create("same-id")
+        assert a.uid is None or a.uid != b.uid
+        await a.shell("true", 10)
+        await b.shell("true", 10)
+        await a.aclose()  # kills a's uid's processes only
+        assert (await b.shell("echo still", 10)).stdout == "still\n"
+    finally:
+        await first.aclose()
+        await second.aclose()

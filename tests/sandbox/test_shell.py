@@ -65,3 +65,25 @@ async def test_a_gigabyte_of_output_is_drained_quickly(sandbox: LocalSandbox) ->
     assert out.exit_code == 0
     assert out.truncated
     assert time.monotonic() - started < 15
+
+
+async def test_calls_in_one_session_run_concurrently(sandbox: LocalSandbox) -> None:
+    import anyio
+
+    done: list[str] = []
+
+    async def slow() -> None:
+        await sandbox.shell("sleep 1", 5)
+        done.append("slow")
+
+    async def quick() -> None:
+        for _ in range(20):
+            await sandbox.get_file_info("/workspace")
+        await sandbox.run_code("1", "python", 5)
+        done.append("quick")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(slow)
+        await anyio.sleep(0.1)
+        tg.start_soon(quick)
+    assert done == ["quick", "slow"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import itertools
 import json
 import logging
@@ -49,8 +50,10 @@ TMP_DIR = "/tmp"
 AGENT_DIR = "/opt/agb"  # where the agent script is mounted inside the sandbox
 VENV_DIR = "/opt/venv"  # where an optional venv for user code is mounted
 SYSTEM_PYTHON = "/usr/bin/python3"
-UID_BASE = 100_000  # session uids are UID_BASE + n when the server runs as root
-UID_SPAN = 900_000
+UID_BASE = 100_000  # session uids come from UID_BASE on when the server runs as root
+UID_BLOCK = 10_000  # each backend leases its own block, so servers on one host never share
+UID_BLOCKS = 90
+UID_LOCK_DIRS = ("/run/aioagb", "/tmp/aioagb-uid-locks")
 AGENT_START_TIMEOUT_S = 15.0
 GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
 FILE_OP_TIMEOUT_S = 120.0
@@ -81,6 +84,8 @@ class _Agent:
         self._waiting: set[int] = set()
         self._replies: dict[int, dict[str, Any]] = {}
         self.broken = False
+        # Host pid of the sandbox's pid 1 (bubblewrap's --info-fd), when there is one.
+        self.namespace_pid: int | None = None
 
     @property
     def alive(self) -> bool:
@@ -139,8 +144,16 @@ class _Agent:
                     await self._stdin.aclose()
                 with anyio.move_on_after(1):
                     await self.process.wait()
+            if self.namespace_pid is not None and self.process.returncode is None:
+                # Kill the namespace's pid 1, not the outer bubblewrap: the outer one then
+                # reaps it and exits. Killing the outer first orphans the inner one to the
+                # host's init as a zombie (SANDBOX.md, trap 3).
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.namespace_pid, signal.SIGKILL)
+                with anyio.move_on_after(2):
+                    await self.process.wait()
             with contextlib.suppress(ProcessLookupError):
-                self.process.kill()  # bubblewrap: its pid namespace takes all down with it
+                self.process.kill()  # the pid namespace takes everything down with it
             if self._kill_group:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
@@ -380,6 +393,39 @@ def _remove_tree(path: Path) -> None:
         os.unlink(f"{path}.log")
 
 
+class _UidLease:
+    """A block of UID_BLOCK uids held by one backend through an flock on a file (released
+    when the backend closes or its process dies), so that two servers on one host, or two
+    test runs, never give the same uid to two sessions and never kill each other's processes."""
+
+    def __init__(self, fd: int, base: int) -> None:
+        self.fd = fd
+        self.base = base
+
+    @classmethod
+    def acquire(cls) -> _UidLease:
+        for lock_dir in UID_LOCK_DIRS:
+            try:
+                os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+            except OSError:
+                continue
+            for block in range(UID_BLOCKS):
+                fd = os.open(f"{lock_dir}/uids-{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                return cls(fd, UID_BASE + block * UID_BLOCK)
+            break
+        raise SandboxError("no free block of session uids: too many AGB Local servers")
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class LocalBackend:
     """Makes `LocalSandbox`es under `root`; `mode` is "bwrap" or "plain". Use `make_backend`."""
 
@@ -400,11 +446,20 @@ class LocalBackend:
         self._venv = venv
         self._is_root = os.geteuid() == 0
         self._sandboxes: dict[str, LocalSandbox] = {}
-        self._uids = itertools.count()
+        self._uid_lease: _UidLease | None = _UidLease.acquire() if self._is_root else None
+        self._uids_in_use: set[int] = set()
+        self._next_uid = 0
         self._closed = False
         self._node = _find_node(mode)
         self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
-        self._prepare()
+        try:
+            self._prepare()
+        except BaseException:
+            if self._uid_lease is not None:
+                self._uid_lease.release()
+            if self._cgroup_root is not None:
+                self._cgroup_root.remove()
+            raise
 
     # --- SandboxBackend ----------------------------------------------------------------------
 
@@ -432,15 +487,27 @@ class LocalBackend:
             raise SandboxError(f"invalid session id for a sandbox: {session_id!r}")
         if session_id in self._sandboxes:
             raise SandboxError(f"a sandbox for session {session_id} exists already")
-        uid = UID_BASE + next(self._uids) % UID_SPAN if self._is_root else None
+        uid = self._take_uid()
         sandbox = LocalSandbox(self, session_id, uid)
         self._sandboxes[session_id] = sandbox
         try:
             await anyio.to_thread.run_sync(self._make_dirs, sandbox.dir, uid)
         except BaseException:
-            self._sandboxes.pop(session_id, None)
+            self._forget(sandbox)
             raise
         return sandbox
+
+    def _take_uid(self) -> int | None:
+        if self._uid_lease is None:
+            return None
+        if len(self._uids_in_use) >= UID_BLOCK:
+            raise SandboxError(f"too many sandboxes: at most {UID_BLOCK} at once")
+        while True:
+            uid = self._uid_lease.base + self._next_uid
+            self._next_uid = (self._next_uid + 1) % UID_BLOCK
+            if uid not in self._uids_in_use:
+                self._uids_in_use.add(uid)
+                return uid
 
     async def aclose(self) -> None:
         self._closed = True
@@ -450,12 +517,16 @@ class LocalBackend:
                     tg.start_soon(sandbox.aclose)
             if self._cgroup_root is not None:
                 await anyio.to_thread.run_sync(self._cgroup_root.remove)
+            if self._uid_lease is not None:
+                self._uid_lease.release()
 
     # --- internals ---------------------------------------------------------------------------
 
     def _forget(self, sandbox: LocalSandbox) -> None:
         if self._sandboxes.get(sandbox.session_id) is sandbox:
             del self._sandboxes[sandbox.session_id]
+        if sandbox.uid is not None:
+            self._uids_in_use.discard(sandbox.uid)
 
     def _prepare(self) -> None:
         """Cleans what a previous run left under root; installs the agent script."""
@@ -547,14 +618,16 @@ class LocalBackend:
         if sandbox._cgroups is not None:
             cgroup_fds = await anyio.to_thread.run_sync(sandbox._cgroups.open_procs)
         data_fds: list[int] = []
-        log_fd = -1
+        log_fd = info_r = info_w = -1
         try:
             if self.mode == "bwrap":
                 files = _etc_files(sandbox.uid)
                 data_fds = [_data_fd(content) for content in files.values()]
+                info_r, info_w = os.pipe()
                 argv = self._bwrap_argv(sandbox, dict(zip(files, data_fds, strict=True)))
+                argv[1:1] = ["--info-fd", str(info_w)]
                 user = None
-                fds = [*data_fds, *cgroup_fds]
+                fds = [*data_fds, *cgroup_fds, info_w]
             else:
                 argv = [self._python_for_agent(), "-E", "-s", "-u"]
                 argv.append(str(self.runtime_dir / "_agent.py"))
@@ -577,7 +650,7 @@ class LocalBackend:
                 extra_groups=[] if user is not None else None,
             )
         finally:
-            for fd in [*data_fds, *cgroup_fds, log_fd]:
+            for fd in [*data_fds, *cgroup_fds, log_fd, info_w]:
                 if fd >= 0:
                     os.close(fd)
         agent = _Agent(process, kill_group=self.mode == "plain")
@@ -588,6 +661,8 @@ class LocalBackend:
                 ready = await agent.read_ready()
             if not (ready.get("ok") and ready.get("id") == 0):
                 raise _AgentGone("the sandbox agent did not start")
+            if info_r >= 0:
+                agent.namespace_pid = _read_child_pid(info_r)
         except (TimeoutError, _AgentGone, anyio.BrokenResourceError, OSError) as exc:
             await agent.kill(sandbox.uid)
             detail = _tail(Path(f"{sandbox.dir}.log"))
@@ -595,6 +670,9 @@ class LocalBackend:
         except BaseException:
             await agent.kill(sandbox.uid)
             raise
+        finally:
+            if info_r >= 0:
+                os.close(info_r)
         return agent
 
     def _python_for_agent(self) -> str:
@@ -653,6 +731,18 @@ def _etc_files(uid: int | None) -> dict[str, bytes]:
         "/etc/group": f"sandbox:x:{n}:\n".encode(),
         "/etc/hosts": b"127.0.0.1 localhost sandbox\n::1 localhost\n",
     }
+
+
+def _read_child_pid(fd: int) -> int | None:
+    """bubblewrap's --info-fd JSON, written before the sandbox starts (so before the agent's
+    ready line): {"child-pid": N, ...}."""
+    os.set_blocking(fd, False)
+    try:
+        info = json.loads(os.read(fd, 65536))
+        pid = info.get("child-pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
 
 
 def _data_fd(content: bytes) -> int:
