@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from aioagb.server.sandbox import LocalSandbox, SandboxUnavailable
+from aioagb.server.sandbox import CodeOutcome, LocalSandbox, SandboxUnavailable
 
 
 async def test_python_state_persists_and_last_expression_is_the_main_result(
@@ -119,3 +119,24 @@ async def test_python_output_is_capped_with_a_marker(sandbox: LocalSandbox) -> N
     text = "".join(out.stdout)
     assert "[... output truncated at 65536 bytes ...]" in text
     assert len(text) < 70_000
+
+
+async def test_a_queued_cell_times_out_by_its_own_deadline(sandbox: LocalSandbox) -> None:
+    import anyio
+
+    outcomes: dict[str, CodeOutcome] = {}
+
+    async def run(name: str, code: str, limit_s: float) -> None:
+        outcomes[name] = await sandbox.run_code(code, "python", limit_s)
+
+    await sandbox.run_code("import time", "python", 10)
+    started = time.monotonic()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run, "long", "time.sleep(2)\n'long done'", 10)
+        await anyio.sleep(0.2)
+        tg.start_soon(run, "queued", "'queued ran'", 0.5)
+    assert time.monotonic() - started < 4
+    assert outcomes["long"].results[0]["text/plain"] == "'long done'"
+    queued = outcomes["queued"]
+    assert queued.timed_out and queued.error is not None and "busy" in queued.error
+    assert sandbox.started  # the agent was not restarted on the way

@@ -422,8 +422,21 @@ class Kernel:
         self.proc = None
 
     def execute(self, code: str, timeout: float) -> JSONDict:
-        with self.lock:
-            return self._execute(code, timeout)
+        """Cells of one session run one at a time; waiting for the kernel counts against the
+        call's own timeout (so a queued cell never outlives its caller's deadline)."""
+        started = time.monotonic()
+        if not self.lock.acquire(timeout=timeout):
+            res = _cell_failure(
+                f"TimeoutError: the python kernel was busy with another cell for all of the "
+                f"{timeout:g}s timeout; this cell did not run",
+                started,
+            )
+            res["timed_out"] = True
+            return res
+        try:
+            return self._execute(code, max(0.001, timeout - (time.monotonic() - started)))
+        finally:
+            self.lock.release()
 
     def _execute(self, code: str, timeout: float) -> JSONDict:
         started = time.monotonic()
@@ -735,7 +748,10 @@ def op_write_file(req: JSONDict) -> None:
     path, mode = req["path"], req["mode"]
     if mode not in ("overwrite", "append"):
         raise FileError(f"Invalid write mode: {mode}")
-    data = req["content"].encode("utf-8")
+    try:
+        data = req["content"].encode("utf-8")
+    except UnicodeEncodeError:
+        raise FileError(f"Content is not valid Unicode text: {path}") from None
     with file_errors(path):
         real = resolve(path)
         if os.path.isdir(real):
