@@ -10,6 +10,7 @@ through file descriptors the server opened for it. Without cgroups, rlimits are 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import logging
@@ -43,6 +44,8 @@ def _own_path(controller: str) -> str | None:
 
 def _remove_dir(path: Path, tries: int = 50) -> None:
     """rmdir a cgroup; its processes may need a moment to finish dying after SIGKILL."""
+    if not path.exists():
+        return
     for child in sorted(path.glob("*/"), reverse=True) if path.is_dir() else ():
         if child.is_dir() and (child / "cgroup.procs").exists():
             _remove_dir(child, tries)
@@ -67,6 +70,8 @@ class Cgroups:
     def setup(cls, tag: str) -> Cgroups | None:
         """The backend's parent groups, or None when v1 memory+pids are not usable here."""
         dirs: dict[str, Path] = {}
+        safe_tag = "".join(c if c.isalnum() else "_" for c in tag)[:40]
+        name = f"aioagb-{os.getpid()}-{next(_counter)}-{safe_tag}"
         for ctrl in CONTROLLERS:
             own = _own_path(ctrl)
             base = V1_ROOT / ctrl
@@ -76,8 +81,7 @@ class Cgroups:
                 return None
             parent = base / own.lstrip("/")
             _remove_stale(parent)
-            safe_tag = "".join(c if c.isalnum() else "_" for c in tag)[:40]
-            mine = parent / f"aioagb-{os.getpid()}-{next(_counter)}-{safe_tag}"
+            mine = parent / name
             try:
                 mine.mkdir()
             except OSError as exc:
@@ -85,6 +89,8 @@ class Cgroups:
                 _cleanup(dirs)
                 return None
             dirs[ctrl] = mine
+        # A server that exits without closing its backend should not leave groups behind.
+        atexit.register(_cleanup, dict(dirs))
         return cls(dirs)
 
     def child(self, name: str, limits: SandboxLimits) -> Cgroups:
