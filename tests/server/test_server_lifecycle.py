@@ -116,6 +116,9 @@ async def test_local_server_serves_on_loopback_with_a_fresh_key(tmp_path: Path) 
             assert resp.status == 200 and body["data"]["sessionId"]
             async with http.get(f"{server.endpoint}{p.PATH_LIST_SESSIONS}") as resp:
                 assert resp.status == 401
+        assert server.live_sessions() == 1
+        assert server.live_sessions(server.api_key) == 1
+        assert server.live_sessions("some other key") == 0
     assert backend.closed
     with pytest.raises(RuntimeError):
         _ = server.endpoint

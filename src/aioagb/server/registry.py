@@ -85,12 +85,15 @@ class Registry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def count(self, tenant: str) -> int:
+        """Sessions `tenant` holds, released ones excluded."""
+        return sum(1 for record in self._sessions.values() if record.tenant == tenant)
+
     async def create(
         self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
     ) -> SessionRecord:
         if self._admit is not None:
-            live = sum(1 for r in self._sessions.values() if r.tenant == tenant)
-            self._admit(tenant, live)
+            self._admit(tenant, self.count(tenant))
         session_id = _new_id("session")
         sandbox = await self.backend.create(session_id)
         self._next_seq += 1

@@ -19,9 +19,10 @@ import anyio
 from aiohttp import web
 
 from .app import build_app
-from .auth import KeyRing
+from .auth import KeyRing, tenant_id_of
 from .config import ServerConfig
 from .sandbox import SandboxBackend
+from .state import STATE
 
 # How long stopping waits for requests in flight before closing their connections.
 SHUTDOWN_GRACE_S = 5.0
@@ -69,6 +70,19 @@ class LocalServer:
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    def live_sessions(self, api_key: str | None = None) -> int:
+        """How many sessions the server holds now (all tenants, or the one of `api_key`).
+
+        For tests, demos and operators: it answers from the server's own registry, not
+        through the protocol, so it can tell whether a client leaked a session.
+        """
+        if self._runner is None:
+            raise RuntimeError("LocalServer is not running; use `async with LocalServer()`")
+        registry = self._runner.app[STATE].registry
+        if api_key is None:
+            return len(registry)
+        return registry.count(tenant_id_of(api_key))
 
     async def __aenter__(self) -> LocalServer:
         try:
