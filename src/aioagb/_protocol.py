@@ -138,6 +138,7 @@ def canonical_language(raw: str) -> str | None:
     name = LANGUAGE_ALIASES.get(name, name)
     return name if name in LANGUAGES else None
 
+
 # --- facts AGB Local needs as well (appended; same contract) ------------------------------
 
 PATH_GET_LINK_ASYNC: Final = "/mcp/getLink"  # the low-level async variant (§3.10)
