@@ -1,8 +1,98 @@
 """aioagb: the async-first Python SDK for AGB cloud sandboxes, and AGB Local.
 
-The public names live here; everything else is in private modules.
+The public names live here; everything else is in private modules. Seed-parity methods
+(`create`, `get`, `list`, `delete`, `session.info()`, `session.code.run()`, ...) return result
+objects; the async-native API (`agb.session()`, `open_session`, `aclose`, the pool and batch
+helpers) raises `aioagb.errors` exceptions. See `aioagb.errors` for the rule in full.
 """
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from ._retry import RetryPolicy
+from .client import AsyncAGB
+from .errors import (
+    AGBError,
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidArgumentError,
+    NotFoundError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    SessionCreateError,
+    SessionDeleteError,
+    ToolError,
+    TransportError,
+)
+from .models import (
+    BinaryFileContentResult,
+    BoolResult,
+    CodeExecutionResult,
+    CommandResult,
+    CreateSessionParams,
+    DeleteResult,
+    DirectoryListResult,
+    EnhancedCodeExecutionResult,
+    ExecutionError,
+    ExecutionLogs,
+    ExecutionResult,
+    FileContentResult,
+    FileInfoResult,
+    FileSearchResult,
+    GetSessionData,
+    GetSessionResult,
+    McpTool,
+    McpToolResult,
+    McpToolsResult,
+    MultipleFileContentResult,
+    OperationResult,
+    SessionListResult,
+    SessionResult,
+    SessionStatusResult,
+)
+from .session import AsyncSession
+
+__all__ = [
+    "AGBError",
+    "AsyncAGB",
+    "AsyncSession",
+    "AuthenticationError",
+    "BinaryFileContentResult",
+    "BoolResult",
+    "ClientClosedError",
+    "CodeExecutionResult",
+    "CommandResult",
+    "ConfigurationError",
+    "CreateSessionParams",
+    "DeleteResult",
+    "DirectoryListResult",
+    "EnhancedCodeExecutionResult",
+    "ExecutionError",
+    "ExecutionLogs",
+    "ExecutionResult",
+    "FileContentResult",
+    "FileInfoResult",
+    "FileSearchResult",
+    "GetSessionData",
+    "GetSessionResult",
+    "InvalidArgumentError",
+    "McpTool",
+    "McpToolResult",
+    "McpToolsResult",
+    "MultipleFileContentResult",
+    "NotFoundError",
+    "OperationResult",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "ServerError",
+    "SessionCreateError",
+    "SessionDeleteError",
+    "SessionListResult",
+    "SessionResult",
+    "SessionStatusResult",
+    "ToolError",
+    "TransportError",
+    "__version__",
+]

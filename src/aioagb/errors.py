@@ -1,0 +1,135 @@
+"""The exceptions aioagb raises.
+
+Two families of API live side by side in aioagb, and this is the one rule that tells them
+apart:
+
+* The **seed-parity methods** (`create`, `get`, `list`, `delete`, `session.info()`,
+  `session.code.run()`, `session.file.read()`, ... — the names of the official synchronous
+  SDK) never raise for a failure the server reports. They return a result object with
+  `success`, `error_message` and `request_id`, exactly as the official SDK does.
+* The **async-native API** (`agb.session(...)`, `agb.open_session(...)`, `session.aclose()`,
+  `create_many`, `SessionPool`, `iter_sessions`, `delete_all`) raises the exceptions below.
+
+Both families raise for misuse that no server could fix: invalid arguments
+(`InvalidArgumentError`, also a `ValueError`), a missing key (`ConfigurationError`) and a
+closed client (`ClientClosedError`).
+
+Every exception carries the request id of the exchange that failed (empty when no request
+was sent), the server's business code and the HTTP status. The API key never appears in any
+text here: messages are built from server replies and our own words only.
+"""
+
+from __future__ import annotations
+
+
+class AGBError(Exception):
+    """Base class of every aioagb error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str = "",
+        code: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+        self.code = code
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("code", self.code),
+                ("http_status", self.http_status),
+                ("request_id", self.request_id),
+            )
+            if value
+        ]
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+
+class ConfigurationError(AGBError):
+    """The client cannot be configured: no API key, or an unusable endpoint or timeout."""
+
+
+class InvalidArgumentError(AGBError, ValueError):
+    """An argument is invalid; nothing was sent."""
+
+
+class ClientClosedError(AGBError):
+    """The `AsyncAGB` client was closed; make a new one."""
+
+
+class TransportError(AGBError):
+    """The request did not get an HTTP answer: connection refused, reset, or dropped."""
+
+
+class RequestTimeoutError(TransportError):
+    """No answer within the client's request timeout (not the code or idle timeouts)."""
+
+
+class APIError(AGBError):
+    """The server answered with a failure envelope."""
+
+
+class AuthenticationError(APIError):
+    """The server refused the API key (HTTP 401/403)."""
+
+
+class NotFoundError(APIError):
+    """The session (or route) does not exist, or belongs to another key."""
+
+
+class RateLimitedError(APIError):
+    """HTTP 429: too many requests, or a quota of live sessions is used up.
+
+    `retry_after` is the server's `Retry-After` in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str = "",
+        code: str = "",
+        http_status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, code=code, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """HTTP 5xx, or a reply that is not the protocol's envelope."""
+
+
+class SessionError(AGBError):
+    """A session-level operation of the async-native API failed."""
+
+
+class SessionCreateError(SessionError):
+    """A session could not be created. `cause` is the underlying error, when there is one."""
+
+
+class SessionDeleteError(SessionError):
+    """A session could not be deleted (it may still be running on the server)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session_id: str = "",
+        request_id: str = "",
+        code: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, code=code, http_status=http_status)
+        self.session_id = session_id
+
+
+class ToolError(SessionError):
+    """A tool call (code, command, file) failed in the async-native API."""

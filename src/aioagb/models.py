@@ -1,0 +1,233 @@
+"""Parameters and result objects: frozen attrs classes with the official SDK's names.
+
+Results of the seed-parity methods carry `success`, `error_message` and `request_id` like the
+official ones; `result.exception` is the typed error behind a failure (or None), and
+`result.raise_for_error()` raises it, for code that prefers exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+import attrs
+
+from ._validate import check_create_params
+from .errors import AGBError
+
+if TYPE_CHECKING:
+    from .session import AsyncSession
+
+T = TypeVar("T")
+
+
+def _labels(value: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(value) if value else {}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class CreateSessionParams:
+    """What a new session is made from. Invalid values raise `InvalidArgumentError` here.
+
+    `idle_release_timeout` is the **idle-release** timeout in seconds: the server deletes the
+    session after that long without requests (cloud default 300 s). It is neither the request
+    timeout (`AsyncAGB(timeout=...)`) nor an execution timeout (`code.run(timeout_s=...)`).
+    """
+
+    image_id: str
+    labels: dict[str, str] = attrs.field(factory=dict, converter=_labels)
+    idle_release_timeout: int | None = None
+    policy_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_create_params(self.image_id, self.labels, self.idle_release_timeout, self.policy_id)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ApiResponse:
+    """What every result has."""
+
+    request_id: str = ""
+    success: bool = False
+    error_message: str = ""
+    exception: AGBError | None = attrs.field(default=None, repr=False, eq=False)
+
+    def raise_for_error(self) -> None:
+        """Raise the typed error behind a failed result; do nothing on success."""
+        if not self.success:
+            raise self.exception or AGBError(self.error_message, request_id=self.request_id)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionResult(ApiResponse):
+    session: AsyncSession | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DeleteResult(ApiResponse):
+    pass
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OperationResult(ApiResponse, Generic[T]):
+    data: T | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BoolResult(ApiResponse):
+    data: bool | None = None
+
+
+@attrs.frozen(slots=True)
+class GetSessionData:
+    session_id: str = ""
+    app_instance_id: str = ""
+    resource_id: str = ""
+    resource_url: str = ""
+    status: str = ""
+    success: bool = False
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class GetSessionResult(ApiResponse):
+    http_status_code: int = 0  # the real HTTP status (§3.2)
+    code: str = ""
+    data: GetSessionData | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionStatusResult(ApiResponse):
+    http_status_code: int = 0  # the envelope's `httpStatusCode` (§3.3)
+    code: str = ""
+    status: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionListResult(ApiResponse):
+    session_ids: list[str] = attrs.field(factory=list)
+    next_token: str = ""
+    max_results: int = 0
+    total_count: int = 0
+
+
+@attrs.frozen(slots=True)
+class McpTool:
+    name: str = ""
+    description: str = ""
+    input_schema: dict[str, object] = attrs.field(factory=dict)
+    server: str = ""
+    tool: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class McpToolsResult(ApiResponse):
+    tools: list[McpTool] = attrs.field(factory=list)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class McpToolResult(ApiResponse):
+    data: str | None = None  # the raw payload text (§4.6)
+
+
+# --- code ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class ExecutionResult:
+    """One rich result: a mime bundle (§4.3). Image fields hold base64 text."""
+
+    text: str | None = None
+    html: str | None = None
+    markdown: str | None = None
+    png: str | None = None
+    jpeg: str | None = None
+    svg: str | None = None
+    json: object = None
+    latex: str | None = None
+    chart: object = None
+    is_main_result: bool = False
+
+
+@attrs.frozen(slots=True)
+class ExecutionLogs:
+    stdout: list[str] = attrs.field(factory=list)
+    stderr: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen(slots=True)
+class ExecutionError:
+    name: str = ""
+    value: str = ""
+    traceback: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class EnhancedCodeExecutionResult(ApiResponse):
+    success: bool = True
+    execution_count: int | None = None
+    execution_time: float = 0.0
+    logs: ExecutionLogs = attrs.field(factory=ExecutionLogs)
+    results: list[ExecutionResult] = attrs.field(factory=list)
+    error: ExecutionError | None = None
+
+    @property
+    def result(self) -> str:
+        """The main result's text, else the first result's, else stdout (as the seed does)."""
+        for item in self.results:
+            if item.is_main_result and item.text:
+                return item.text
+        if self.results and self.results[0].text:
+            return self.results[0].text
+        return "".join(self.logs.stdout)
+
+
+CodeExecutionResult = EnhancedCodeExecutionResult
+
+
+# --- command -------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class CommandResult(ApiResponse):
+    output: str = ""  # stdout + stderr, as the seed gives it
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    trace_id: str = ""
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FileContentResult(ApiResponse):
+    content: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BinaryFileContentResult(ApiResponse):
+    content: bytes = b""
+    size: int | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FileInfoResult(ApiResponse):
+    file_info: dict[str, object] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DirectoryListResult(ApiResponse):
+    entries: list[dict[str, object]] = attrs.field(factory=list)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class MultipleFileContentResult(ApiResponse):
+    contents: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FileSearchResult(ApiResponse):
+    matches: list[str] = attrs.field(factory=list)
