@@ -8,6 +8,8 @@ helpers) raises `aioagb.errors` exceptions. See `aioagb.errors` for the rule in 
 
 __version__ = "0.1.0.dev0"
 
+from ._batch import BatchFailure, BatchResult
+from ._listing import SessionInfo
 from ._retry import RetryPolicy
 from .client import AsyncAGB
 from .errors import (
@@ -17,9 +19,12 @@ from .errors import (
     ConfigurationError,
     InvalidArgumentError,
     NotFoundError,
+    PoolClosedError,
+    PoolTimeoutError,
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    SessionBatchError,
     SessionCreateError,
     SessionDeleteError,
     ToolError,
@@ -51,6 +56,7 @@ from .models import (
     SessionResult,
     SessionStatusResult,
 )
+from .pool import PoolStats, SessionPool
 from .session import AsyncSession
 
 __all__ = [
@@ -58,6 +64,8 @@ __all__ = [
     "AsyncAGB",
     "AsyncSession",
     "AuthenticationError",
+    "BatchFailure",
+    "BatchResult",
     "BinaryFileContentResult",
     "BoolResult",
     "ClientClosedError",
@@ -83,13 +91,19 @@ __all__ = [
     "MultipleFileContentResult",
     "NotFoundError",
     "OperationResult",
+    "PoolClosedError",
+    "PoolStats",
+    "PoolTimeoutError",
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
+    "SessionBatchError",
     "SessionCreateError",
     "SessionDeleteError",
+    "SessionInfo",
     "SessionListResult",
+    "SessionPool",
     "SessionResult",
     "SessionStatusResult",
     "ToolError",

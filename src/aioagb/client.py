@@ -9,8 +9,9 @@ raises typed exceptions. Invalid arguments and a closed client raise in both.
 from __future__ import annotations
 
 import logging
+import random
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,9 @@ from . import __version__
 from . import _protocol as p
 from . import _validate as v
 from . import _wire as wire
+from ._batch import DEFAULT_CONCURRENCY, BatchResult, create_many, delete_sessions
 from ._config import ClientConfig, resolve
+from ._listing import DEFAULT_PAGE_SIZE, SessionInfo, delete_all, iter_sessions
 from ._orphans import OrphanTracker
 from ._retry import RetryableReply, RetryPolicy, backoff_hook, retryable_status
 from ._transport import DEFAULT_CONNECTION_LIMIT, AiohttpTransport, ConnectError, Transport
@@ -33,6 +36,7 @@ from .errors import (
     ClientClosedError,
     InvalidArgumentError,
     RateLimitedError,
+    RequestTimeoutError,
     SessionCreateError,
     SessionDeleteError,
     TransportError,
@@ -205,9 +209,26 @@ class AsyncAGB:
     # --- create ------------------------------------------------------------------------------
 
     async def _create(self, params: CreateSessionParams) -> tuple[AsyncSession, str]:
-        """Create a session; the session and the request id. Raises; never leaks (see _orphans)."""
+        """Create a session; the session and the request id. Raises; never leaks (_orphans).
+
+        A create that failed in a way that leaves its outcome unknown (5xx without a session
+        id, a dropped connection) is cleaned up through its token and then tried again with a
+        new token, up to `retry.attempts` times. Timeouts and cancellation are not retried.
+        """
         if not isinstance(params, CreateSessionParams):
             raise v.fail(f"params must be CreateSessionParams, got {type(params).__name__}")
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                return await self._create_once(params)
+            except _DoubtfulCreate as doubtful:
+                if attempt == policy.attempts:
+                    raise doubtful.error from None
+                wait = min(policy.wait_max, policy.wait_initial * 2 ** (attempt - 1))
+                await anyio.sleep(wait + random.uniform(0, policy.wait_jitter))
+        raise AssertionError("unreachable")
+
+    async def _create_once(self, params: CreateSessionParams) -> tuple[AsyncSession, str]:
         token = self._orphans.new_token()
         labels = {**params.labels, **self._orphans.labels(token)}
         request = wire.create_session(
@@ -215,9 +236,14 @@ class AsyncAGB:
         )
         try:
             reply = await self._send(request)
-        except ConnectError:
+        except (ConnectError, ClientClosedError):
             raise  # nothing reached the server
-        except BaseException:  # cancelled, timed out, dropped: the server may have made it
+        except TransportError as exc:
+            await self._recover(token)
+            if isinstance(exc, RequestTimeoutError):
+                raise
+            raise _DoubtfulCreate(exc) from None
+        except BaseException:  # cancelled: the server may have made the session
             await self._recover(token)
             raise
         data = reply.data_object()
@@ -235,10 +261,12 @@ class AsyncAGB:
             )
             self._orphans.handed_out.add(session_id)
             return session, reply.request_id
+        message = str(data.get("errMsg") or reply.message or "Unknown error")
+        error = wire.reply_error(reply, message)
         if reply.status >= 500 or reply.body is None:
             await self._recover(token)  # a 5xx may come after the session was made
-        message = str(data.get("errMsg") or reply.message or "Unknown error")
-        raise wire.reply_error(reply, message)
+            raise _DoubtfulCreate(error)
+        raise error
 
     async def _recover(self, token: str) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.cleanup_timeout):
@@ -315,6 +343,64 @@ class AsyncAGB:
             raise failure
         logger.warning("could not delete session %s: %s", session.session_id, failure)
         _add_note(body_error, f"aioagb: deleting session {session.session_id} failed: {failure}")
+
+    # --- many sessions (docs/concurrency.md) -------------------------------------------------
+
+    async def create_many(
+        self,
+        params: CreateSessionParams,
+        count: int,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        partial: bool = False,
+    ) -> BatchResult:
+        """Create `count` sessions, at most `concurrency` requests at a time.
+
+        All-or-nothing by default: on the first failure the others are cancelled, every
+        session created is deleted and `SessionBatchError` lists each cause. With
+        `partial=True` the result holds the sessions created and the failures. The sessions
+        are yours to delete (`delete_sessions`), or use `agb.sessions(...)`.
+        """
+        return await create_many(self, params, count, concurrency=concurrency, partial=partial)
+
+    @asynccontextmanager
+    async def sessions(
+        self,
+        params: CreateSessionParams,
+        *,
+        count: int,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> AsyncIterator[list[AsyncSession]]:
+        """`create_many` (all-or-nothing) as a context: every session is deleted concurrently
+        on exit, also on error and cancellation."""
+        batch = await create_many(self, params, count, concurrency=concurrency)
+        try:
+            yield list(batch.sessions)
+        finally:
+            await delete_sessions(batch.sessions, concurrency=concurrency)
+
+    async def delete_sessions(
+        self, sessions: Iterable[AsyncSession], *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> int:
+        """Delete sessions concurrently (shielded); returns how many could not be deleted."""
+        return len(await delete_sessions(sessions, concurrency=concurrency))
+
+    def iter_sessions(
+        self, labels: Mapping[str, str] | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[SessionInfo]:
+        """Every session whose labels include `labels`, one request per page."""
+        return iter_sessions(self, labels, page_size)
+
+    async def delete_all(
+        self,
+        labels: Mapping[str, str] | None = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> int:
+        """Delete every session whose labels include `labels`; returns how many were deleted.
+        Without labels that is every session of this API key."""
+        return await delete_all(self, labels, concurrency, page_size)
 
     # --- get, list, delete -------------------------------------------------------------------
 
@@ -472,6 +558,14 @@ class AsyncAGB:
         if not result.success:
             logger.warning("could not delete session %s: %s", session_id, result.error_message)
         return result.success
+
+
+class _DoubtfulCreate(Exception):
+    """A create whose outcome was unknown; its token was recovered, it may be tried again."""
+
+    def __init__(self, error: AGBError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _list_failure(reply: Reply | AGBError, message: str) -> SessionListResult:

@@ -21,6 +21,12 @@ text here: messages are built from server replies and our own words only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._batch import BatchFailure
+
 
 class AGBError(Exception):
     """Base class of every aioagb error."""
@@ -133,3 +139,24 @@ class SessionDeleteError(SessionError):
 
 class ToolError(SessionError):
     """A tool call (code, command, file) failed in the async-native API."""
+
+
+class SessionBatchError(SessionError):
+    """An all-or-nothing batch failed; every session it had created was deleted.
+
+    `failures` lists each failed creation (`.index`, `.error`); `errors` holds just the
+    exceptions, for callers that prefer to re-raise them as an `ExceptionGroup`.
+    """
+
+    def __init__(self, message: str, failures: Sequence[BatchFailure]) -> None:
+        super().__init__(message)
+        self.failures = tuple(failures)
+        self.errors = tuple(f.error for f in failures)
+
+
+class PoolClosedError(AGBError):
+    """The pool is closed (or closing) and hands out no more sessions."""
+
+
+class PoolTimeoutError(AGBError, TimeoutError):
+    """No session became free within the pool's `acquire_timeout`."""

@@ -1,0 +1,71 @@
+"""Every matching session, page by page, and bulk deletion of what matches.
+
+`AsyncAGB.list()` mirrors the official client, which reaches page N by walking from page 1
+(N requests, §3.4). `iter_sessions` follows `next_token` instead: one request per page, each
+session exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+
+from . import _protocol as p
+from . import _validate as v
+from . import _wire as wire
+
+if TYPE_CHECKING:
+    from .client import AsyncAGB
+
+DEFAULT_PAGE_SIZE = 50
+
+
+@attrs.frozen(slots=True)
+class SessionInfo:
+    """One entry of a listing: the session id and the status the server reported."""
+
+    session_id: str
+    status: str
+
+
+async def iter_sessions(
+    agb: AsyncAGB, labels: Mapping[str, str] | None, page_size: int
+) -> AsyncIterator[SessionInfo]:
+    wanted = v.check_labels(labels, allow_empty=True)
+    v.check_positive_int("page_size", page_size, maximum=v.MAX_LIST_LIMIT)
+    token = ""
+    while True:
+        reply = await agb._send(wire.list_sessions(wanted, page_size, token))
+        if not (reply.status == 200 and reply.success):
+            raise wire.reply_error(reply, reply.error_text("Failed to list sessions"))
+        for item in reply.data if isinstance(reply.data, list) else []:
+            if isinstance(item, dict) and isinstance(item.get(p.B_SESSION_ID), str):
+                yield SessionInfo(item[p.B_SESSION_ID], str(item.get("sessionStatus") or ""))
+        token = str(reply.field(p.KEY_NEXT_TOKEN) or "")
+        if not token:
+            return
+
+
+async def delete_all(
+    agb: AsyncAGB, labels: Mapping[str, str] | None, concurrency: int, page_size: int
+) -> int:
+    """Collect the matching ids first (deleting while paging would move page boundaries),
+    then delete them, `concurrency` at a time. Returns how many were deleted."""
+    v.check_positive_int("concurrency", concurrency)
+    ids = [info.session_id async for info in iter_sessions(agb, labels, page_size)]
+    deleted = 0
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def delete_one(session_id: str) -> None:
+        nonlocal deleted
+        async with limiter:
+            if (await agb._delete_session(session_id)).success:
+                deleted += 1
+
+    async with anyio.create_task_group() as tg:
+        for session_id in ids:
+            tg.start_soon(delete_one, session_id)
+    return deleted
