@@ -79,6 +79,7 @@ class Registry:
         self._release_timeout_s = release_timeout_s
         self._clock = clock
         self._sessions: dict[str, SessionRecord] = {}
+        self._creating: dict[str, int] = {}  # tenant -> creations between admission and insert
         self._next_seq = 0
         self._tokens = PageTokens()
 
@@ -93,9 +94,17 @@ class Registry:
         self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
     ) -> SessionRecord:
         if self._admit is not None:
-            self._admit(tenant, self.count(tenant))
+            # Creations still in progress count too: the check and the insert are apart by
+            # an await, and concurrent creates must not all pass the same check.
+            self._admit(tenant, self.count(tenant) + self._creating.get(tenant, 0))
         session_id = _new_id("session")
-        sandbox = await self.backend.create(session_id)
+        self._creating[tenant] = self._creating.get(tenant, 0) + 1
+        try:
+            sandbox = await self.backend.create(session_id)
+        finally:
+            self._creating[tenant] -= 1
+            if not self._creating[tenant]:
+                del self._creating[tenant]
         self._next_seq += 1
         record = SessionRecord(
             session_id=session_id,
