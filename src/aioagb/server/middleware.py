@@ -53,6 +53,12 @@ async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamR
         response = envelope.failure(request_id, exc)
     except web.HTTPException as exc:
         response = envelope.failure(request_id, _from_http_exception(exc))
+    except ConnectionResetError:
+        # The client went away mid-request (cancelled, timed out): nobody to answer, and
+        # nothing wrong with the server, so no traceback in its log.
+        log.debug("request %s: the client disconnected", request_id)
+        gone = ApiError(400, envelope.CODE_INVALID_PARAMETER, "The client disconnected")
+        response = envelope.failure(request_id, gone)
     except Exception:
         log.exception("request %s (%s %s) failed", request_id, request.method, request.path)
         internal = ApiError(
