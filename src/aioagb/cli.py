@@ -171,3 +171,20 @@ async def _serve(config: ServerConfig) -> None:
                 click.echo(f"\n{signal.Signals(signum).name}: stopping AGB Local...", err=True)
                 break
     click.echo("AGB Local stopped.", err=True)
+
+
+@main.command()
+@click.option("--sessions", "count", type=click.IntRange(1, 200), default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+def demo(count: int, concurrency: int) -> None:
+    """Run the demo on an embedded AGB Local: labelled sessions created concurrently, python in
+    each, listed by label, deleted, and a summary."""
+    from ._demo import run_demo, summary_table
+
+    try:
+        report = anyio.run(partial(run_demo, count, concurrency, click.echo))
+    except (SandboxError, OSError) as exc:
+        raise click.ClickException(f"AGB Local could not start: {exc}") from None
+    click.echo(summary_table(report))
+    if not report.ok:
+        raise SystemExit(1)
