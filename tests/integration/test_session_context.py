@@ -55,9 +55,7 @@ async def test_cancelled_while_creating_leaves_nothing(
     assert local_server.live_sessions(api_key) == 0
 
 
-async def test_create_failures_raise_typed_errors(
-    agb: AsyncAGB, local_server: LocalServer
-) -> None:
+async def test_create_failures_raise_typed_errors(agb: AsyncAGB, local_server: LocalServer) -> None:
     with pytest.raises(SessionCreateError) as caught:
         async with agb.session(CreateSessionParams(image_id="no-such-image")):
             pass

@@ -49,8 +49,10 @@ async def test_create_get_info_status_and_delete(
 async def test_list_filters_and_pages(agb: AsyncAGB) -> None:
     dev = {"project": "p1", "env": "dev"}
     prod = {"project": "p1", "env": "prod"}
-    sessions = [(await agb.create(CreateSessionParams(image_id="code_latest", labels=lab))).session
-                for lab in (dev, prod, prod)]
+    sessions = [
+        (await agb.create(CreateSessionParams(image_id="code_latest", labels=lab))).session
+        for lab in (dev, prod, prod)
+    ]
     try:
         everything = await agb.list(labels={"project": "p1"})
         assert everything.total_count == 3
