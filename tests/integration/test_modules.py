@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams
+from aioagb.server import ServerConfig
+from aioagb.server.sandbox import SandboxLimits
 
 
 @pytest.fixture
@@ -124,3 +126,34 @@ async def test_file_errors_are_results(session: AsyncSession) -> None:
     assert not missing.success and missing.error_message
     outside = await session.file.read("/etc/../../root/secret")
     assert not outside.success
+
+
+async def test_binary_writes_round_trip_and_overwrite_atomically(session: AsyncSession) -> None:
+    blob = bytes(range(256)) * 800  # 204 800 bytes: several chunks of base64
+    assert (await session.file.write("/tmp/bin/out.bin", b"")).success is False  # no dir yet
+    await session.file.mkdir("/tmp/bin")
+    assert (await session.file.write("/tmp/bin/out.bin", blob)).success
+    assert (await session.file.write("/tmp/bin/out.bin", b"\x00tail", mode="append")).success
+    read = await session.file.read("/tmp/bin/out.bin", format="bytes")
+    assert read.success and read.content == blob + b"\x00tail"
+    # Nothing was left behind: no staging files next to the target or in /tmp.
+    listing = await session.file.list("/tmp/bin")
+    assert [e["name"] for e in listing.entries] == ["out.bin"]
+    leftovers = await session.command.execute("ls -a /tmp | grep aioagb || true")
+    assert leftovers.stdout == ""
+
+
+async def test_a_failed_multi_chunk_overwrite_keeps_the_old_file() -> None:
+    """The third 51 200-character chunk goes over the file-size limit: the write fails and the
+    old content is still there (chunks go to a staging file that is moved into place)."""
+    limits = SandboxLimits(max_file_bytes=120_000)
+    async with (
+        AsyncAGB.local(ServerConfig(limits=limits)) as agb,
+        agb.session(CreateSessionParams(image_id="code_latest")) as session,
+    ):
+        await session.file.write("/tmp/keep.txt", "old content\n")
+        failed = await session.file.write("/tmp/keep.txt", "x" * 150_000)
+        assert not failed.success and failed.error_message
+        assert (await session.file.read("/tmp/keep.txt")).content == "old content\n"
+        listing = await session.file.list("/tmp")
+        assert [e["name"] for e in listing.entries] == ["keep.txt"]
