@@ -250,7 +250,13 @@ class SessionPool:
                 continue
             idle_for = anyio.current_time() - entry.idle_since
             due = self._health_check is not None and idle_for >= self.health_check_after
-            if due and not await self._healthy(entry):
+            try:
+                healthy = not due or await self._healthy(entry)
+            except BaseException:  # cancelled mid-check: the session goes back, unharmed
+                self._in_use.discard(entry)
+                self._hand_over(entry)
+                raise
+            if not healthy:
                 self._retire(entry)
                 continue
             return entry

@@ -139,3 +139,30 @@ async def _until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(5):
         while not condition():  # noqa: ASYNC110
             await anyio.sleep(0.005)
+
+
+async def test_a_caller_cancelled_during_the_health_check_gives_the_session_back() -> None:
+    checking = anyio.Event()
+
+    async def slow_check(session: object) -> bool:
+        checking.set()
+        await anyio.sleep(5)
+        return True
+
+    async with local_server() as server, client_for(server) as agb:
+        pool = SessionPool(
+            agb, PARAMS, min_size=1, max_size=1, health_check=slow_check, health_check_after=0
+        )
+        async with pool:
+            with anyio.move_on_after(2):
+                async with anyio.create_task_group() as tg:
+
+                    async def impatient() -> None:
+                        with anyio.move_on_after(0.1):
+                            async with pool.session():
+                                pass
+
+                    tg.start_soon(impatient)
+                    await checking.wait()
+            assert pool.stats().in_use == 0 and pool.stats().idle == 1
+        assert server.live_sessions(server.api_key) == 0
