@@ -8,6 +8,8 @@ helpers) raises `aioagb.errors` exceptions. See `aioagb.errors` for the rule in 
 
 __version__ = "0.1.0.dev0"
 
+import logging as _logging
+
 from ._batch import BatchFailure, BatchResult
 from ._listing import SessionInfo
 from ._retry import RetryPolicy
@@ -58,6 +60,11 @@ from .models import (
 )
 from .pool import PoolStats, SessionPool
 from .session import AsyncSession
+
+# A library leaves logging to the application: without these, Python's last-resort handler
+# prints aioagb's and stamina's (retry) warnings to stderr when nothing is configured.
+for _name in ("aioagb", "stamina"):
+    _logging.getLogger(_name).addHandler(_logging.NullHandler())
 
 __all__ = [
     "AGBError",
