@@ -62,7 +62,7 @@ async def delete_all(
     async def delete_one(session_id: str) -> None:
         nonlocal deleted
         async with limiter:
-            if (await agb._delete_session(session_id)).success:
+            if await agb._delete_quietly(session_id):  # a failure is logged with its reason
                 deleted += 1
 
     async with anyio.create_task_group() as tg:
