@@ -11,6 +11,7 @@ __version__ = "0.1.0.dev0"
 import logging as _logging
 
 from ._batch import BatchFailure, BatchResult
+from ._hooks import Hooks, RequestEvent, RetryEvent, SessionEvent
 from ._listing import SessionInfo
 from ._retry import RetryPolicy
 from .client import AsyncAGB
@@ -91,6 +92,7 @@ __all__ = [
     "FileSearchResult",
     "GetSessionData",
     "GetSessionResult",
+    "Hooks",
     "InvalidArgumentError",
     "McpTool",
     "McpToolResult",
@@ -102,12 +104,15 @@ __all__ = [
     "PoolStats",
     "PoolTimeoutError",
     "RateLimitedError",
+    "RequestEvent",
     "RequestTimeoutError",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SessionBatchError",
     "SessionCreateError",
     "SessionDeleteError",
+    "SessionEvent",
     "SessionInfo",
     "SessionListResult",
     "SessionPool",

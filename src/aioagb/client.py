@@ -8,6 +8,7 @@ raises typed exceptions. Invalid arguments and a closed client raise in both.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import sys
@@ -24,6 +25,7 @@ from . import _validate as v
 from . import _wire as wire
 from ._batch import DEFAULT_CONCURRENCY, BatchResult, create_many, delete_sessions
 from ._config import ClientConfig, resolve
+from ._hooks import Hooks, Observer, SessionEvent
 from ._listing import DEFAULT_PAGE_SIZE, SessionInfo, delete_all, iter_sessions
 from ._orphans import OrphanTracker
 from ._retry import RetryableReply, RetryPolicy, backoff_hook, retryable_status
@@ -85,6 +87,7 @@ class AsyncAGB:
         delete_timeout: float = DEFAULT_DELETE_TIMEOUT_S,
         orphan_grace: float = DEFAULT_ORPHAN_GRACE_S,
         transport: Transport | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.config: ClientConfig = resolve(api_key, endpoint, timeout)
         v.check_positive_int("connection_limit", connection_limit)
@@ -99,6 +102,7 @@ class AsyncAGB:
             "User-Agent": f"aioagb/{__version__}",
         }
         self._orphans = OrphanTracker()
+        self._observer = Observer(hooks)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -162,6 +166,8 @@ class AsyncAGB:
         url = request.url(self.config.endpoint)
         per_request = request_timeout or self.config.request_timeout_s
         policy = self.retry
+        attempts = self._observer.attempts(request)
+        send = functools.partial(self._transport.send, request, url, self._headers, per_request)
         try:
             async for attempt in stamina.retry_context(
                 on=backoff_hook(request, policy),  # type: ignore[arg-type]
@@ -172,7 +178,7 @@ class AsyncAGB:
                 wait_jitter=policy.wait_jitter,
             ):
                 with attempt:
-                    reply = await self._transport.send(request, url, self._headers, per_request)
+                    reply = await attempts.send(attempt.num, send)
                     if retryable_status(request, reply):
                         raise RetryableReply(reply)
                     return reply
@@ -260,6 +266,9 @@ class AsyncAGB:
                 resource_id=str(data.get("resourceId") or ""),
             )
             self._orphans.handed_out.add(session_id)
+            self._observer.session_created(
+                SessionEvent(session_id, reply.request_id, params.image_id)
+            )
             return session, reply.request_id
         message = str(data.get("errMsg") or reply.message or "Unknown error")
         error = wire.reply_error(reply, message)
@@ -536,6 +545,7 @@ class AsyncAGB:
                 exception=SessionDeleteError(message, session_id=session_id),
             )
         self._orphans.handed_out.discard(session_id)
+        self._observer.session_deleted(SessionEvent(session_id, released.request_id))
         return DeleteResult(request_id=released.request_id, success=True)
 
     async def _wait_until_gone(self, session_id: str) -> bool:
