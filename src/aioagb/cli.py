@@ -1,4 +1,7 @@
-"""The `aioagb` command line. `aioagb serve` runs AGB Local standalone."""
+"""The `aioagb` command line: the group, `serve` (AGB Local standalone) and `demo`.
+
+The session commands (run, exec, create, ls, rm) live in `_cli_sessions`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 import anyio
 import click
 
+from ._cli_sessions import COMMANDS
 from .server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
 from .server.faults import FaultPlan
 from .server.runner import LocalServer
@@ -21,8 +25,27 @@ MIB = 1024 * 1024
 
 @click.group()
 @click.version_option(package_name="aioagb")
-def main() -> None:
-    """aioagb: async AGB sessions, and AGB Local (the same protocol on this machine)."""
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log every request (operation, status, time) to stderr."
+)
+def main(verbose: bool) -> None:
+    """aioagb: AGB sessions from the command line, and AGB Local (the same protocol on this
+    machine).
+
+    Session commands talk to the AGB cloud (AGB_API_KEY, AGB_ENDPOINT, a .env file, or
+    --api-key/--endpoint), or with --local to an embedded AGB Local that lives as long as the
+    command.
+    """
+    if verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        sdk_logger = logging.getLogger("aioagb")
+        sdk_logger.addHandler(handler)
+        sdk_logger.setLevel(logging.DEBUG)
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 def _is_loopback(host: str) -> bool:
