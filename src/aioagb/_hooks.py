@@ -58,16 +58,30 @@ class SessionEvent:
 
 E = TypeVar("E")
 Hook = Callable[[E], object]
+RequestHook = Callable[[RequestEvent], object]
+RetryHook = Callable[[RetryEvent], object]
+SessionHook = Callable[[SessionEvent], object]
 
 
-def _hook_tuple(
-    value: Callable[[E], object] | Iterable[Callable[[E], object]] | None,
-) -> tuple[Callable[[E], object], ...]:
+def _hook_tuple(value: Hook[E] | Iterable[Hook[E]] | None) -> tuple[Hook[E], ...]:
     if value is None:
         return ()
     if callable(value):
         return (value,)
     return tuple(value)
+
+
+# One converter per event type, so that `Hooks(...)` is typed for its callers.
+def _request_hooks(value: RequestHook | Iterable[RequestHook] | None) -> tuple[RequestHook, ...]:
+    return _hook_tuple(value)
+
+
+def _retry_hooks(value: RetryHook | Iterable[RetryHook] | None) -> tuple[RetryHook, ...]:
+    return _hook_tuple(value)
+
+
+def _session_hooks(value: SessionHook | Iterable[SessionHook] | None) -> tuple[SessionHook, ...]:
+    return _hook_tuple(value)
 
 
 @attrs.frozen(slots=True)
@@ -80,14 +94,10 @@ class Hooks:
     queue or a memory object stream.
     """
 
-    on_request: tuple[Hook[RequestEvent], ...] = attrs.field(default=(), converter=_hook_tuple)
-    on_retry: tuple[Hook[RetryEvent], ...] = attrs.field(default=(), converter=_hook_tuple)
-    on_session_created: tuple[Hook[SessionEvent], ...] = attrs.field(
-        default=(), converter=_hook_tuple
-    )
-    on_session_deleted: tuple[Hook[SessionEvent], ...] = attrs.field(
-        default=(), converter=_hook_tuple
-    )
+    on_request: tuple[RequestHook, ...] = attrs.field(default=(), converter=_request_hooks)
+    on_retry: tuple[RetryHook, ...] = attrs.field(default=(), converter=_retry_hooks)
+    on_session_created: tuple[SessionHook, ...] = attrs.field(default=(), converter=_session_hooks)
+    on_session_deleted: tuple[SessionHook, ...] = attrs.field(default=(), converter=_session_hooks)
 
 
 def _fields(event: RequestEvent | RetryEvent | SessionEvent, kind: str) -> dict[str, object]:

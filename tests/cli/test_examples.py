@@ -1,0 +1,54 @@
+"""Every script in examples/ runs to the end, as a user would run it, and prints what it says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+# What each example must print: a new example without an entry here fails the test.
+EXPECTED = {
+    "quickstart.py": ["mean price: 5.333", "failed as expected: True", "file says: buy milk"],
+    "batch.py": [
+        "created 20/20",
+        "sum of squares: 2470",
+        "found by label: 20",
+        "left after the block: 0",
+    ],
+    "pool.py": ["30 jobs done"],
+    "aiohttp_app.py": [
+        "/run 6 * 7 -> {'ok': True, 'result': '42'",
+        "ZeroDivisionError",
+        "/run-fresh 'fresh' -> {'ok': True",
+    ],
+    "agent_loop.py": ["NameError", "alice: The mean is 2.5.", "bob: The mean is 15."],
+    "observability.py": [
+        "live sessions while working: 3",
+        "live sessions afterwards: 0",
+        "createSession        n= 3",
+    ],
+}
+
+
+def test_every_example_has_expectations() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # no .env or stray files of the checkout
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in EXPECTED[name]:
+        assert text in done.stdout, (text, done.stdout)
+    assert "Traceback" not in done.stderr
