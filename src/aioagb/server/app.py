@@ -76,11 +76,19 @@ def _tenant(state: AppState, request: web.Request) -> str:
 async def _json_body(request: web.Request) -> dict[str, object]:
     if request.method == "GET":
         return {}  # GET parameters are in the query string; a body is ignored
-    text = await request.text()  # raises 413 past client_max_size
+    raw = await request.read()  # raises 413 past client_max_size
+    try:
+        # JSON is UTF-8 (RFC 8259), whatever charset the Content-Type claims: decoding by
+        # the header let invalid bytes or `charset=utf-16` escape as a 500.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("Request body is not valid UTF-8") from None
     if not text.strip():
         return {}
     try:
         body = json.loads(text)
+    except RecursionError:  # `[[[[...]]]]` nested past the parser's stack
+        raise bad_request("Request body is nested too deeply") from None
     except ValueError:
         raise bad_request("Request body is not valid JSON") from None
     if not isinstance(body, dict):

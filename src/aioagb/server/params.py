@@ -19,6 +19,8 @@ def parse_json_object(text: str, what: str) -> dict[str, object]:
     """`text` must be JSON encoding an object (the protocol's double-encoded fields)."""
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise bad_request(f"{what} is nested too deeply") from None
     except ValueError:
         raise bad_request(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
