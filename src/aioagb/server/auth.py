@@ -44,7 +44,12 @@ class KeyRing:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != p.BEARER_PREFIX.strip().lower() or not key.strip():
             return None
-        candidate = _digest(key.strip())
+        try:
+            candidate = _digest(key.strip())
+        except UnicodeEncodeError:
+            # aiohttp decodes header bytes that are not UTF-8 as lone surrogates; such a key
+            # can't be one we issued, and must not become a 500.
+            return None
         found = None
         for digest in self._digests:
             if hmac.compare_digest(candidate, digest):
