@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from ._validate import check_create_params
+from ._validate import check_create_params, check_labels
 from .errors import AGBError
 
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 
 def _labels(value: Mapping[str, str] | None) -> dict[str, str]:
-    return dict(value) if value else {}
+    # Checked before converting: `dict()` would turn a list of pairs into labels silently,
+    # and fail on other lists with a bare ValueError instead of InvalidArgumentError.
+    return check_labels(value, allow_empty=True)
 
 
 @attrs.frozen(slots=True, kw_only=True)
