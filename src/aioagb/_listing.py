@@ -42,8 +42,9 @@ async def iter_sessions(
         if not (reply.status == 200 and reply.success):
             raise wire.reply_error(reply, reply.error_text("Failed to list sessions"))
         for item in reply.data if isinstance(reply.data, list) else []:
-            if isinstance(item, dict) and isinstance(item.get(p.B_SESSION_ID), str):
-                yield SessionInfo(item[p.B_SESSION_ID], str(item.get("sessionStatus") or ""))
+            session_id = item.get(p.B_SESSION_ID) if isinstance(item, dict) else None
+            if isinstance(session_id, str) and session_id:  # skip entries without an id (§3.4)
+                yield SessionInfo(session_id, str(item.get("sessionStatus") or ""))
         token = str(reply.field(p.KEY_NEXT_TOKEN) or "")
         if not token:
             return
