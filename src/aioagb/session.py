@@ -99,9 +99,8 @@ class AsyncSession:
             )
         data = reply.data_object()
         if reply.status != 200 or not data:
-            message = reply.message or "Failed to get MCP resource"
-            if reply.status == 200:
-                message = "No resource data found in response"
+            message = _resource_error(reply) if reply.status != 200 else ""
+            message = message or "No resource data found in response"
             return OperationResult(
                 request_id=reply.request_id,
                 error_message=message,
@@ -298,3 +297,13 @@ class AsyncSession:
             exception,
             outcome.is_tool_error,
         )
+
+
+def _resource_error(reply: wire.Reply) -> str:
+    """getMcpResource's error text for a non-200 answer, in the official order (§3.11)."""
+    if reply.field(p.KEY_SUCCESS) is not True:
+        return reply.message or "API request failed"
+    data = reply.data_object()
+    if data.get("isError") is True:
+        return str(data.get("errMsg") or "Resource retrieval failed")
+    return "Failed to get MCP resource"
