@@ -337,6 +337,33 @@ async def test_info_without_data(wire: Wire, session: AsyncSession):
     assert result.error_message == "No resource data found in response"
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (500, {"success": False, "message": "db down"}, "db down"),
+        (500, {"success": False, "message": ""}, "API request failed"),
+        (502, None, "API request failed"),  # not JSON: no `success` either
+        (400, {"success": True, "data": {"isError": True, "errMsg": "no desk"}}, "no desk"),
+        (400, {"success": True, "data": {"isError": True}}, "Resource retrieval failed"),
+        (400, {"success": True, "data": {"x": 1}}, "Failed to get MCP resource"),
+    ],
+    ids=["message", "no message", "not json", "errMsg", "isError", "else"],
+)
+async def test_info_error_text_priority(
+    wire: Wire, session: AsyncSession, status: int, body: Any, expected: str
+):
+    """§3.11: for a non-200 status, the top-level message (or "API request failed") when
+    success is false; data.errMsg (or "Resource retrieval failed") when data.isError; else
+    "Failed to get MCP resource"."""
+    if body is None:
+        wire.route("POST", "/mcp/getMcpResource", status=status, body="Bad Gateway", repeat=True)
+    else:
+        wire.route("POST", "/mcp/getMcpResource", status=status, payload=body, repeat=True)
+    session.agb.retry = type(session.agb.retry)(attempts=1)
+    result = await session.info()
+    assert (result.success, result.error_message) == (False, expected)
+
+
 async def test_list_tools_data_must_be_a_json_string(wire: Wire, session: AsyncSession):
     """§3.12 [verified]: data is a JSON string of an array; an actual array gives zero tools
     (with success), as in the official client."""
