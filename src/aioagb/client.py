@@ -213,13 +213,15 @@ class AsyncAGB:
         except AGBError as exc:
             return exc
 
-    async def _operation(self, request: Request, fallback: str) -> OperationResult[None]:
+    async def _operation(
+        self, request: Request, fallback: str, *, exactly_200: bool = False
+    ) -> OperationResult[None]:
         reply = await self._attempt(request)
         if isinstance(reply, AGBError):
             return OperationResult(
                 request_id=reply.request_id, error_message=reply.message, exception=reply
             )
-        if reply.success:
+        if reply.success and (reply.status == 200 or not exactly_200):
             return OperationResult(request_id=reply.request_id, success=True)
         message = reply.error_text(fallback.format(status=reply.status))
         return OperationResult(
@@ -493,7 +495,7 @@ class AsyncAGB:
         token = ""
         for _ in range(page - 1):
             reply = await self._attempt(wire.list_sessions(wanted, limit, token))
-            if isinstance(reply, AGBError) or not reply.success:
+            if isinstance(reply, AGBError) or not (reply.status == 200 and reply.success):
                 why = (
                     reply.message
                     if isinstance(reply, AGBError)

@@ -145,7 +145,8 @@ class AsyncSession:
 
     async def keep_alive(self) -> OperationResult[None]:
         """Restart the idle-release timer (`POST /mcp/refreshSessionIdleTime`)."""
-        return await self.agb._operation(wire.keep_alive(self.session_id), "HTTP {status} error")
+        request = wire.keep_alive(self.session_id)
+        return await self.agb._operation(request, "HTTP {status} error", exactly_200=True)
 
     async def set_labels(self, labels: Mapping[str, str]) -> OperationResult[None]:
         """Replace the session's whole label set (`POST /sdk/SetLabel`, §3.5)."""
@@ -159,7 +160,7 @@ class AsyncSession:
             return OperationResult(
                 request_id=reply.request_id, error_message=reply.message, exception=reply
             )
-        if not reply.success:
+        if not (reply.status == 200 and reply.success):  # exactly 200 (§3.6)
             message = reply.error_text(f"HTTP {reply.status} error")
             return OperationResult(
                 request_id=reply.request_id,
