@@ -121,6 +121,29 @@ async def test_success_false_with_http_200_is_a_failure(
     assert result.exception is not None and result.exception.request_id == "r-200"
 
 
+# §0 "Client success test": these need HTTP status exactly 200, the others < 400.
+EXACTLY_200 = {"list", "get_labels", "keep_alive", "info", "list_mcp_tools"}
+EXACTLY_200 |= {"run_code", "shell", "file_info", "file_write"}
+
+
+@pytest.mark.parametrize("call", [c for c in CALLS if c != "create"])
+async def test_which_calls_need_exactly_http_200(wire: Wire, session: AsyncSession, call: str):
+    """HTTP 202 with `success: true`: a failure where §0 says "HTTP == 200", a success where
+    it says "HTTP < 400"."""
+    method, path, run = CALLS[call]
+    data: Any = {"sessionId": SESSION_ID, "labels": "{}"}
+    if path == "/mcp":
+        data = tool_data('{"stdout": "", "stderr": "", "exit_code": 0, "result": []}')
+    elif call == "list":
+        data = []
+    elif call == "list_mcp_tools":
+        data = "[]"
+    wire.route(method, path, status=202, payload=envelope(data, rid="r-202"))
+    result = await run(session)
+    assert result.success is (call not in EXACTLY_200)
+    assert result.request_id == "r-202"
+
+
 @pytest.mark.parametrize("call", [c for c in CALLS if c != "create"])
 async def test_request_id_falls_back_to_the_header(
     wire: Wire, session: AsyncSession, call: str
@@ -291,6 +314,13 @@ async def test_list_preliminary_failure(wire: Wire, agb: AsyncAGB):
     wire.ok("GET", "/sdk/ListSession", None, rid="r-x", env={"success": False, "message": "m"})
     result = await agb.list(page=3)
     assert (result.error_message, result.request_id) == ("Cannot reach page 3: m", "r-x")
+
+
+async def test_list_preliminary_page_needs_http_200(wire: Wire, agb: AsyncAGB):
+    """§3.4: the preliminary pages of the walk use the same success test (HTTP == 200)."""
+    wire.route("GET", "/sdk/ListSession", status=202, payload=envelope([], nextToken="t"))
+    result = await agb.list(page=2)
+    assert (result.success, result.error_message) == (False, "Cannot reach page 2: HTTP 202 error")
 
 
 @pytest.mark.parametrize(
