@@ -17,6 +17,7 @@ from unit_helpers import SESSION_ID, Wire, client, envelope, not_found, tool_dat
 
 from aioagb import (
     AsyncSession,
+    AuthenticationError,
     CreateSessionParams,
     Hooks,
     RateLimitedError,
@@ -427,3 +428,40 @@ async def test_hooks_see_every_attempt(wire: Wire, sleeps: list[float]):
         (2, 503, "r-a", "NoneType"),
         (3, 200, "r-b", "NoneType"),
     ]
+
+
+async def test_create_non_json_answer_is_doubtful(wire: Wire):
+    """A 200 whose body is not the envelope (a proxy page) says nothing about the session:
+    recovered through the token, then tried again."""
+    wire.route("POST", "/mcp/createSession", body="<html>oops</html>", content_type="text/html")
+    wire.ok("GET", "/sdk/ListSession", [])
+    wire.ok("POST", "/mcp/createSession", {"sessionId": "s-4", "resourceUrl": "https://u"})
+    async with client() as agb:
+        result = await agb.create(PARAMS)
+        assert wire.paths() == [
+            "POST /mcp/createSession",
+            "GET /sdk/ListSession",
+            "POST /mcp/createSession",
+        ]
+        wire.ok("GET", "/sdk/ListSession", [], repeat=True)  # the sweep on close
+    assert result.success and result.session.resource_url == "https://u"
+    assert result.session.image_id == PARAMS.image_id
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (http(429, rid="r-q", headers={"Retry-After": "600"}), RateLimitedError),
+        (http(401, rid="r-q"), AuthenticationError),
+    ],
+    ids=["quota", "auth"],
+)
+async def test_open_session_passes_rate_limit_and_auth_errors_through(
+    wire: Wire, sleeps: list[float], answer: dict, kind: type
+):
+    """open_session raises these as they are (not SessionCreateError), at once."""
+    wire.route("POST", "/mcp/createSession", **answer)
+    async with client() as agb:
+        with pytest.raises(kind) as caught:
+            await agb.open_session(PARAMS)
+    assert caught.value.request_id == "r-q" and len(wire.sent) == 1 and sleeps == []
