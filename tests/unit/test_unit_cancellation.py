@@ -245,3 +245,36 @@ async def test_cancelling_the_client_block_closes_the_http_session(wire: Wire):
         warnings.simplefilter("always")
         gc.collect()
     assert not [w for w in caught if "Unclosed" in str(w.message)]
+
+
+async def test_aclose_that_times_out_raises_session_delete_error(wire: Wire):
+    """session.aclose() (async-native) raises SessionDeleteError with the cause chained."""
+    from aioagb import RequestTimeoutError, RetryPolicy
+
+    wire.route("POST", "/mcp/releaseSessionAsync", timeout=True, repeat=True)
+    async with client(retry=RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0)) as agb:
+        session = AsyncSession(agb, SESSION_ID)
+        with pytest.raises(SessionDeleteError) as caught:
+            await session.aclose()
+    assert caught.value.session_id == SESSION_ID
+    assert isinstance(caught.value.__cause__, RequestTimeoutError)
+    assert "releaseSessionAsync: no answer within the request timeout" in caught.value.message
+    assert len(wire.sent) == 2  # release is safe to repeat
+
+
+async def test_session_events_and_connection_limit(wire: Wire):
+    """Hooks see the created and deleted session with their request ids; the one
+    ClientSession of the client has the configured connection limit."""
+    from aioagb import Hooks
+
+    created, deleted = [], []
+    wire.ok("POST", "/mcp/createSession", {"sessionId": SESSION_ID}, rid="r-create")
+    wire.ok("POST", "/mcp/releaseSessionAsync", rid="r-release")
+    wire.ok("POST", "/mcp/getSessionInfo", {"status": "FINISH"})
+    hooks = Hooks(on_session_created=created.append, on_session_deleted=deleted.append)
+    async with client(hooks=hooks, connection_limit=7) as agb, agb.session(PARAMS):
+        assert agb._transport._session.connector.limit == 7
+    assert [(e.session_id, e.request_id, e.image_id) for e in created] == [
+        (SESSION_ID, "r-create", PARAMS.image_id)
+    ]
+    assert [(e.session_id, e.request_id) for e in deleted] == [(SESSION_ID, "r-release")]
