@@ -97,7 +97,7 @@ async def test_error_envelope_maps_to_a_typed_error_with_the_request_id(
     assert message in result.error_message
     assert result.request_id == "r-err"
     exc = result.exception
-    assert type(exc) is kind or (kind is APIError and type(exc) is APIError), type(exc)
+    assert type(exc) is kind, type(exc)
     assert exc.request_id == "r-err"
     assert exc.http_status == answer["status"]
     assert exc.code == answer["payload"]["code"]
