@@ -465,3 +465,45 @@ async def test_open_session_passes_rate_limit_and_auth_errors_through(
         with pytest.raises(kind) as caught:
             await agb.open_session(PARAMS)
     assert caught.value.request_id == "r-q" and len(wire.sent) == 1 and sleeps == []
+
+
+@pytest.fixture
+def anyio_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's own waits (delete polling, create's retry loop) go through anyio.sleep."""
+    import anyio
+    import anyio.lowlevel
+
+    waits: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        waits.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(anyio, "sleep", fake_sleep)
+    return waits
+
+
+async def test_delete_polling_backs_off_from_50_ms_to_1_s(wire: Wire, anyio_sleeps: list[float]):
+    """docs/sdk.md: polls start at 50 ms and double up to 1 s (the official client waits 1 s
+    between polls, §3.7), so a prompt server gets a prompt answer."""
+    wire.ok("POST", "/mcp/releaseSessionAsync")
+    for _ in range(7):
+        wire.ok("POST", "/mcp/getSessionInfo", {"status": "RUNNING"})
+    wire.ok("POST", "/mcp/getSessionInfo", {"status": "FINISH"})
+    async with client() as agb:
+        assert (await AsyncSession(agb, SESSION_ID).delete()).success
+    assert anyio_sleeps == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+
+
+async def test_create_retry_loop_backs_off(wire: Wire, anyio_sleeps: list[float]):
+    """Create's own loop (after a doubtful outcome) waits like the policy: wait_initial,
+    doubling, capped at wait_max, plus jitter (none here)."""
+    wire.route("POST", "/mcp/createSession", repeat=True, **http(503))
+    wire.ok("GET", "/sdk/ListSession", [], repeat=True)
+    async with client(retry=NO_JITTER) as agb:
+        result = await agb.create(PARAMS)
+    assert isinstance(result.exception, ServerError)
+    assert [p for p in wire.paths() if p.endswith("createSession")] == [
+        "POST /mcp/createSession"
+    ] * 5
+    assert anyio_sleeps[:4] == pytest.approx([0.1, 0.2, 0.3, 0.3])
