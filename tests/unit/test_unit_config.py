@@ -7,10 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
-from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found
+from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found, refused
 
 from aioagb import (
     AGBError,
@@ -130,11 +128,6 @@ def test_key_not_in_reprs() -> None:
     assert API_KEY not in repr(agb) and API_KEY not in str(agb)
     assert API_KEY not in repr(agb.config)
     assert API_KEY not in repr(AsyncSession(agb, SESSION_ID))
-
-
-def refused() -> aiohttp.ClientConnectorError:
-    key = ConnectionKey("api.test", 80, False, True, None, None, None, None)
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
 
 
 async def test_key_never_in_exceptions_or_log_records(

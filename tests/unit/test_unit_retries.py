@@ -12,8 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
-from unit_helpers import SESSION_ID, Wire, client, envelope, not_found, tool_data
+from unit_helpers import SESSION_ID, Wire, client, envelope, not_found, refused, tool_data
 
 from aioagb import (
     AsyncSession,
@@ -31,11 +30,6 @@ from aioagb._transport import ConnectError
 
 NO_JITTER = RetryPolicy(attempts=5, wait_initial=0.1, wait_max=0.3, wait_jitter=0.0)
 PARAMS = CreateSessionParams(image_id="agb-code-space-2")
-
-
-def refused() -> aiohttp.ClientConnectorError:
-    key = ConnectionKey("api.test", 80, False, True, None, None, None, None)
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
 
 
 def http(status: int, rid: str = "r-5xx", headers: dict[str, str] | None = None) -> dict:

@@ -140,3 +140,12 @@ def client(**kw: Any) -> AsyncAGB:
     }
     options.update(kw)
     return AsyncAGB(API_KEY, **options)
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    """What aiohttp raises when the connection cannot be opened (nothing was sent)."""
+    from aiohttp.client_reqrep import ConnectionKey
+
+    fields = ["api.test", 80, False, True]
+    key = ConnectionKey._make(fields + [None] * (len(ConnectionKey._fields) - len(fields)))
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
