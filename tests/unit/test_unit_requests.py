@@ -407,10 +407,15 @@ def register(wire: Wire, answers: list[tuple[str, str, dict[str, Any]]]) -> None
 
 def assert_headers(wire: Wire) -> None:
     """§0/§1.4: `authorization: Bearer <key>` (lower-case name) and a JSON content type on
-    every request, GET included."""
+    every request, GET included; bodies on POST only."""
     for sent in wire.sent:
         assert sent.headers["authorization"] == f"Bearer {API_KEY}"
         assert sent.headers["Content-Type"] == "application/json"
+        # §1.4: POST always has a JSON body (`{}` at least), GET never has one
+        if sent.method == "POST":
+            assert sent.body is not None and isinstance(sent.json(), dict)
+        else:
+            assert sent.method == "GET" and sent.body is None
 
 
 @pytest.mark.parametrize("name", list(CASES))
