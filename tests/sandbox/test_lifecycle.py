@@ -66,12 +66,14 @@ def _agent_pid(sandbox: LocalSandbox) -> int:
 async def test_create_is_lazy_and_cheap(backend: LocalBackend) -> None:
     sandbox = await backend.create("lazy")
     assert not sandbox.started
-    assert (sandbox.dir / "workspace").is_dir() and (sandbox.dir / "tmp").is_dir()
+    assert not sandbox.dir.exists()  # no disk work until the session is used
     if sandbox.uid is not None:
-        assert os.stat(sandbox.dir / "workspace").st_uid == sandbox.uid
         assert _pids_of(sandbox.uid) == []
     await sandbox.shell("true", 10)
     assert sandbox.started
+    assert (sandbox.dir / "workspace").is_dir() and (sandbox.dir / "tmp").is_dir()
+    if sandbox.uid is not None:
+        assert os.stat(sandbox.dir / "workspace").st_uid == sandbox.uid
     with pytest.raises(SandboxError):
         await backend.create("lazy")  # one sandbox per session id
     with pytest.raises(SandboxError):

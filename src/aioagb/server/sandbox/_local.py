@@ -190,7 +190,11 @@ def _is_zombie(pid: str) -> bool:
 
 
 class LocalSandbox:
-    """One session: its directories now, its agent on first use."""
+    """One session: its directories and its agent, both made on first use.
+
+    A session that is created and deleted without running anything (and every idle one)
+    costs no disk work: making and removing the directories was most of AGB Local's CPU per
+    create+delete (docs/benchmarks.md)."""
 
     def __init__(self, backend: LocalBackend, session_id: str, uid: int | None) -> None:
         self._backend = backend
@@ -200,6 +204,7 @@ class LocalSandbox:
         self._agent: _Agent | None = None
         self._start_lock = anyio.Lock()
         self._closed = False
+        self._dirs_made = False
         self._cgroups: Cgroups | None = None
 
     @property
@@ -231,6 +236,9 @@ class LocalSandbox:
             if self._agent is not None:
                 await self._agent.kill(self._uid)
                 self._agent = None
+            if not self._dirs_made:
+                await anyio.to_thread.run_sync(self._backend._make_dirs, self.dir, self._uid)
+                self._dirs_made = True
             self._agent = await self._backend._start_agent(self)
             return self._agent
 
@@ -490,11 +498,6 @@ class LocalBackend:
         uid = self._take_uid()
         sandbox = LocalSandbox(self, session_id, uid)
         self._sandboxes[session_id] = sandbox
-        try:
-            await anyio.to_thread.run_sync(self._make_dirs, sandbox.dir, uid)
-        except BaseException:
-            self._forget(sandbox)
-            raise
         return sandbox
 
     def _take_uid(self) -> int | None:
@@ -553,13 +556,17 @@ class LocalBackend:
 
     @staticmethod
     def _make_dirs(path: Path, uid: int | None) -> None:
-        path.mkdir(mode=0o700)
-        for sub in ("workspace", "tmp"):
-            (path / sub).mkdir(mode=0o700)
+        try:
+            path.mkdir(mode=0o700)
+            for sub in ("workspace", "tmp"):
+                (path / sub).mkdir(mode=0o700)
+                if uid is not None:
+                    os.chown(path / sub, uid, uid)
             if uid is not None:
-                os.chown(path / sub, uid, uid)
-        if uid is not None:
-            os.chown(path, uid, uid)
+                os.chown(path, uid, uid)
+        except OSError as exc:
+            _remove_tree(path)  # so the next call starts clean
+            raise SandboxError(f"could not make the session's directories: {exc}") from None
 
     def _python(self) -> str:
         if self._venv is None:
