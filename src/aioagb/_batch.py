@@ -16,11 +16,11 @@ import attrs
 
 from . import _validate as v
 from .errors import AGBError, SessionBatchError
+from .models import CreateSessionParams
+from .session import AsyncSession
 
 if TYPE_CHECKING:
     from .client import AsyncAGB
-    from .models import CreateSessionParams
-    from .session import AsyncSession
 
 log = logging.getLogger("aioagb.batch")
 
@@ -60,8 +60,9 @@ async def create_many(
     With `partial=True` nothing is cancelled or deleted: the result holds the sessions that
     were created and the failures.
     """
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise v.fail(f"count must be a non-negative integer, got {count!r}")
+    if not isinstance(params, CreateSessionParams):
+        raise v.fail(f"params must be CreateSessionParams, got {type(params).__name__}")
+    v.check_non_negative_int("count", count)
     check_concurrency(concurrency)
     created: dict[int, AsyncSession] = {}
     failures: list[BatchFailure] = []
@@ -108,6 +109,11 @@ async def delete_sessions(
     Shielded because this is cleanup: a cancelled caller must not leave sessions behind.
     Each delete is bounded by the client's own delete timeout.
     """
+    sessions = list(sessions)
+    if not all(isinstance(session, AsyncSession) for session in sessions):
+        raise v.fail("sessions must be AsyncSession objects")
+    # Checked here, not by CapacityLimiter: 0 would wait forever, shielded.
+    check_concurrency(concurrency)
     failures: list[BatchFailure] = []
     limiter = anyio.CapacityLimiter(concurrency)
 
