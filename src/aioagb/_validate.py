@@ -69,6 +69,17 @@ def check_seconds(name: str, value: object) -> float:
     return float(value)
 
 
+def check_optional_seconds(name: str, value: object) -> float | None:
+    """None, or a positive finite number of seconds."""
+    return None if value is None else check_seconds(name, value)
+
+
+def check_non_negative_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
 def check_create_params(
     image_id: object, labels: object, idle_release_timeout: object, policy_id: object
 ) -> None:

@@ -80,6 +80,32 @@ class _Waiter:
     closed: bool = False  # the pool closed while it waited
 
 
+def _check_pool_arguments(agb: object, params: object, **options: object) -> None:
+    """Every SessionPool argument, before the pool exists (nothing is sent for a bad one)."""
+    from .client import AsyncAGB
+    from .models import CreateSessionParams
+
+    if not isinstance(agb, AsyncAGB):
+        raise v.fail(f"agb must be an AsyncAGB client, got {type(agb).__name__}")
+    if not isinstance(params, CreateSessionParams):
+        raise v.fail(f"params must be CreateSessionParams, got {type(params).__name__}")
+    max_size = v.check_positive_int("max_size", options["max_size"])
+    min_size = v.check_non_negative_int("min_size", options["min_size"])
+    if min_size > max_size:
+        raise v.fail(f"min_size must be in [0, max_size={max_size}], got {min_size}")
+    if options["max_uses"] is not None:
+        v.check_positive_int("max_uses", options["max_uses"])
+    for name in ("max_age", "max_idle", "keep_alive_interval"):
+        v.check_optional_seconds(name, options[name])
+    v.check_seconds("acquire_timeout", options["acquire_timeout"])
+    for name in ("close_timeout", "health_check_after"):
+        if options[name] != 0:
+            v.check_seconds(name, options[name])  # 0 is allowed: "at once" / "every time"
+    health_check = options["health_check"]
+    if health_check is not None and not callable(health_check):
+        raise v.fail(f"health_check must be an async callable or None, got {health_check!r}")
+
+
 class SessionPool:
     def __init__(
         self,
@@ -97,21 +123,20 @@ class SessionPool:
         keep_alive_interval: float | None = 60.0,
         close_timeout: float = 30.0,
     ) -> None:
-        if max_size < 1:
-            raise v.fail(f"max_size must be >= 1, got {max_size}")
-        if not 0 <= min_size <= max_size:
-            raise v.fail(f"min_size must be in [0, max_size={max_size}], got {min_size}")
-        if max_uses is not None and max_uses < 1:
-            raise v.fail(f"max_uses must be >= 1 or None, got {max_uses}")
-        for name, value in (
-            ("max_age", max_age),
-            ("max_idle", max_idle),
-            ("keep_alive_interval", keep_alive_interval),
-        ):
-            if value is not None and value <= 0:
-                raise v.fail(f"{name} must be > 0 or None, got {value}")
-        if acquire_timeout <= 0 or close_timeout < 0 or health_check_after < 0:
-            raise v.fail("acquire_timeout must be > 0; close_timeout, health_check_after >= 0")
+        _check_pool_arguments(
+            agb,
+            params,
+            min_size=min_size,
+            max_size=max_size,
+            max_uses=max_uses,
+            max_age=max_age,
+            max_idle=max_idle,
+            acquire_timeout=acquire_timeout,
+            health_check=health_check,
+            health_check_after=health_check_after,
+            keep_alive_interval=keep_alive_interval,
+            close_timeout=close_timeout,
+        )
         self._agb = agb
         self._params = params
         self.min_size = min_size
