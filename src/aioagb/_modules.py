@@ -315,6 +315,8 @@ class FileSystem(_Module):
             "path": v.check_path("path", path),
             "pattern": v.check_text("pattern", pattern),
         }
+        if isinstance(exclude_patterns, str):  # would be sent as one pattern per character
+            raise v.fail("exclude_patterns must be a list of patterns, not one string")
         if exclude_patterns:
             args["excludePatterns"] = [
                 v.check_text("exclude_patterns[]", e) for e in exclude_patterns
