@@ -102,6 +102,18 @@ _DEFAULT_LIMITS = SandboxLimits()
     help="Upper bound (s) on any call's wall-clock timeout.",
 )
 @click.option(
+    "--workspace-quota-mb",
+    type=click.IntRange(min=1),
+    default=_DEFAULT_LIMITS.workspace_quota_bytes // MIB,
+    help="All files of one session together, checked by the file tools.",
+)
+@click.option(
+    "--max-body-kb",
+    type=click.IntRange(min=1),
+    default=ServerConfig().max_body_bytes // 1024,
+    help="Largest request body; larger ones get a 413 envelope.",
+)
+@click.option(
     "--max-sessions-per-key",
     type=click.IntRange(min=1),
     default=None,
@@ -131,6 +143,8 @@ def serve(
     max_file_mb: int,
     max_output_kb: int,
     max_timeout: float,
+    workspace_quota_mb: int,
+    max_body_kb: int,
     max_sessions_per_key: int | None,
     log_level: str,
     faults: tuple[str, ...],
@@ -156,6 +170,7 @@ def serve(
         max_file_bytes=max_file_mb * MIB,
         max_output_bytes=max_output_kb * 1024,
         max_timeout_s=max_timeout,
+        workspace_quota_bytes=workspace_quota_mb * MIB,
     )
     try:
         fault_plan = FaultPlan.parse(list(faults), seed=fault_seed) if faults else None
@@ -170,6 +185,7 @@ def serve(
         default_idle_timeout_s=idle_timeout,
         backend=backend,
         python=python,
+        max_body_bytes=max_body_kb * 1024,
         max_sessions_per_key=max_sessions_per_key,
         faults=fault_plan,
     )
