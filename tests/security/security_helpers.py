@@ -8,16 +8,19 @@ import contextlib
 import http.client
 import json
 import logging
+import re
 import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import attrs
 from aiohttp.http_exceptions import HttpProcessingError
+from anyio.abc import Process
 
 from aioagb import AsyncAGB, CreateSessionParams, RetryPolicy
 from aioagb import _protocol as p
@@ -193,3 +196,24 @@ class WellFormedClient:
 
     def snapshot(self) -> tuple[int, int]:
         return self.rounds, len(self.errors)
+
+
+@contextlib.asynccontextmanager
+async def serve_process(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+    """`python -m aioagb.server` as its own process (its memory measurable alone); yields
+    the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM."""
+    command = [sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", key, *flags]
+    async with await anyio.open_process(command) as process:
+        assert process.stdout is not None
+        seen = b""
+        with anyio.fail_after(30):
+            while b"listening on" not in seen or not seen.endswith(b"\n"):
+                seen += await process.stdout.receive()
+        endpoint = re.search(rb"listening on (http://\S+)", seen)
+        assert endpoint is not None, seen
+        try:
+            yield process, endpoint.group(1).decode()
+        finally:
+            process.terminate()
+            with anyio.fail_after(60):
+                assert await process.wait() == 0

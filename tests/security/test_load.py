@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio.abc import Process
+from security_helpers import serve_process
 
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams, RetryPolicy
 
@@ -71,25 +71,9 @@ def _memory(pid: int) -> tuple[float, float]:
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Process, str]]:
-    command = [
-        sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", KEY,
-        "--backend", "bwrap", "--memory-mb", "256", "--idle-timeout", "600",
-        "--log-level", "WARNING",
-    ]  # fmt: skip
-    async with await anyio.open_process(command) as process:
-        assert process.stdout is not None
-        seen = b""
-        with anyio.fail_after(30):
-            while b"listening on" not in seen or not seen.endswith(b"\n"):
-                seen += await process.stdout.receive()
-        endpoint = re.search(rb"listening on (http://\S+)", seen)
-        assert endpoint is not None, seen
-        try:
-            yield process, endpoint.group(1).decode()
-        finally:
-            process.terminate()
-            with anyio.fail_after(60):
-                assert await process.wait() == 0
+    flags = ("--backend", "bwrap", "--memory-mb", "256", "--idle-timeout", "600")
+    async with serve_process(KEY, *flags, "--log-level", "WARNING") as started:
+        yield started
 
 
 async def test_1000_live_sessions_and_100_concurrent_clients(

@@ -1,0 +1,36 @@
+"""The limits an operator sets on `aioagb serve` are the ones enforced: request body size,
+captured output, workspace quota (end to end, through a real server process)."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+from security_helpers import assert_envelope, bearer, raw_request, serve_process
+
+from aioagb import AsyncAGB, CreateSessionParams
+from aioagb import _protocol as p
+
+KEY = "limit-flags-key-0123456789"
+
+
+async def test_serve_flags_set_the_body_output_and_quota_limits() -> None:
+    flags = ("--max-body-kb", "2", "--max-output-kb", "1", "--workspace-quota-mb", "1")
+    async with serve_process(KEY, *flags) as (_, endpoint):
+        port = int(endpoint.rsplit(":", 1)[1])
+        big = json.dumps({"sessionId": "x" * 3000}).encode()
+        reply = await anyio.to_thread.run_sync(
+            lambda: raw_request(port, "POST", p.PATH_GET_SESSION.encode(), big, bearer(KEY))
+        )
+        assert reply.status == 413
+        assert assert_envelope(reply)["code"] == "InvalidParameter.BodyTooLarge"
+
+        params = CreateSessionParams(image_id="agb-code-space-2")
+        async with AsyncAGB(KEY, endpoint=endpoint) as agb, agb.session(params) as s:
+            out = await s.command.execute("head -c 100000 /dev/zero | tr '\\0' x")
+            assert "output truncated at 1024 bytes" in out.stdout
+            assert len(out.stdout) < 1200
+            made = await s.command.execute("head -c 1100000 /dev/zero > /workspace/f")
+            assert made.success
+            wrote = await s.file.write("/workspace/g.txt", "more")
+            assert not wrote.success and "quota of 1048576 bytes" in wrote.error_message
