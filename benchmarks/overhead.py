@@ -15,7 +15,7 @@ import aiohttp
 import anyio
 
 from aioagb import AsyncAGB, CreateSessionParams
-from aioagb import _wire as wire
+from aioagb import _protocol as p
 
 from ._server import ServerProcess
 from ._stats import median
@@ -33,11 +33,13 @@ async def _aioagb_round(session: Any, calls: int) -> float:
 
 
 async def _raw_round(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str], calls: int
+    http: aiohttp.ClientSession, url: str, session_id: str, headers: dict[str, str], calls: int
 ) -> float:
     started = time.perf_counter()
     for _ in range(calls):
-        async with http.get(url, headers=headers) as response:
+        # As one would write it by hand: the query from `params`, the reply's JSON decoded.
+        params = {p.Q_SESSION_ID: session_id}
+        async with http.get(url, params=params, headers=headers) as response:
             body = json.loads(await response.read())
         if response.status != 200 or not body.get("success"):
             raise RuntimeError(f"raw get_labels failed: {response.status} {body}")
@@ -52,14 +54,13 @@ async def _run(server: ServerProcess, calls: int, rounds: int) -> dict[str, Any]
     async with AsyncAGB(server.api_key, endpoint=server.endpoint) as agb:
         params = CreateSessionParams(image_id=IMAGE, labels={"bench": "overhead"})
         async with agb.session(params) as session, aiohttp.ClientSession() as http:
-            request = wire.get_labels(session.session_id)
-            url = request.url(agb.config.endpoint)
-            headers = dict(agb._headers)
+            url = agb.config.endpoint + p.PATH_GET_LABELS
+            sid, headers = session.session_id, dict(agb._headers)  # the same bytes on the wire
             await _aioagb_round(session, 20)  # warm both connections up
-            await _raw_round(http, url, headers, 20)
+            await _raw_round(http, url, sid, headers, 20)
             for _ in range(rounds):
                 sdk.append(await _aioagb_round(session, per_round))
-                raw.append(await _raw_round(http, url, headers, per_round))
+                raw.append(await _raw_round(http, url, sid, headers, per_round))
     sdk_s, raw_s = median(sdk), median(raw)
     return {
         "calls": per_round * rounds,

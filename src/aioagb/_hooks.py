@@ -120,6 +120,9 @@ class Observer:
             except Exception:
                 logger.warning("an aioagb hook raised; ignored", exc_info=True)
 
+    def reports_requests(self) -> bool:
+        return bool(self.hooks.on_request) or transport_logger.isEnabledFor(logging.DEBUG)
+
     def request(self, event: RequestEvent) -> None:
         if transport_logger.isEnabledFor(logging.DEBUG):
             status = event.status if event.status is not None else type(event.error).__name__
@@ -196,6 +199,8 @@ class AttemptTracker:
         error: AGBError | None,
     ) -> None:
         self._last_end = time.monotonic()
+        if not self._observer.reports_requests():
+            return  # no hook, no debug log: skip building the event (every request pays it)
         event = RequestEvent(
             self._request.operation,
             self._request.method,

@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import _protocol as p
 from .errors import (
@@ -205,6 +206,8 @@ class Reply:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+        return headers.get(name, "")  # aiohttp's headers: case-insensitive already
     for key, value in headers.items():
         if key.lower() == name:
             return value
@@ -217,6 +220,8 @@ def _text(value: object) -> str:
 
 def parse_retry_after(raw: str) -> float | None:
     """`Retry-After` in seconds; HTTP dates are not used by AGB servers and read as absent."""
+    if not raw:
+        return None  # the common case, without the cost of a ValueError
     try:
         seconds = float(raw)
     except ValueError:
