@@ -100,6 +100,9 @@ def run_batch(sizes: Sizes, latency: Latency) -> dict[str, Any]:
             runs.append(batch.aioagb_batch(server, n, c))
         out["aioagb_runs_s"] = runs
         out["aioagb_s"] = median(runs)
+        log(f"batch: aioagb, {n} sessions at concurrency {n} (all at once)")
+        out["aioagb_all_at_once_s"] = batch.aioagb_batch(server, n, n)
+        out["physical_limit_all_at_once_s"] = batch.physical_limit_s(n, n, latency)
         seq = sizes.official_sequential
         log(f"batch: official SDK, {seq} sessions one after another")
         out["official_sequential_sessions"] = seq
@@ -215,6 +218,13 @@ def _batch_rows(b: dict[str, Any]) -> list[Row]:
             _s(b["official_threads_at_c_s"]),
             f"aioagb {_s(sdk)}",
             f"aioagb {b['official_threads_at_c_s'] / sdk:.1f}x faster",
+        ),
+        Row(
+            f"batch: aioagb, C=N={n} (all at once)",
+            _s(b["aioagb_all_at_once_s"]),
+            f"official SDK, {b['official_threads']} threads {_s(threads)}; "
+            f"physical limit {_s(b['physical_limit_all_at_once_s'])}",
+            f"aioagb {threads / b['aioagb_all_at_once_s']:.1f}x faster",
         ),
         Row(
             f"batch: official SDK, sequential ({seq_note})",
