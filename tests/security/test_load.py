@@ -27,7 +27,7 @@ from security_helpers import serve_process
 
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams, RetryPolicy
 
-pytestmark = pytest.mark.load
+pytestmark = [pytest.mark.load, pytest.mark.timeout(300)]
 
 SESSIONS = 1000
 CLIENTS = 100
