@@ -50,6 +50,15 @@ ROUTES = [
 ]
 
 
+# The routes that name a session (all but create, list, listTools and the out-of-scope ones).
+SESSION_ROUTES = [
+    (method, path)
+    for method, path in ROUTES
+    if path
+    not in (p.PATH_CREATE_SESSION, p.PATH_LIST_SESSIONS, p.PATH_LIST_TOOLS, *p.PATHS_OUT_OF_SCOPE)
+]
+
+
 @pytest.fixture
 async def server(caplog: pytest.LogCaptureFixture) -> AsyncIterator[LocalServer]:
     caplog.set_level(logging.DEBUG)  # every record of server and SDK, to look for keys
@@ -148,11 +157,11 @@ async def test_another_tenants_session_is_not_found_on_every_route(
         assert mine.session_id not in (await agb_b.list()).session_ids
         assert [s async for s in agb_b.iter_sessions()] == []
 
-        # Delete: the release answers not-found (the SDK counts "gone" as deleted) and A's
-        # session is untouched.
-        for path in (p.PATH_RELEASE_ASYNC, p.PATH_RELEASE):
-            code_, envelope = await _raw(server, "POST", path, mine.session_id, f"Bearer {KEY_B}")
-            assert code_ == 400 and envelope["code"] == p.CODE_SESSION_NOT_FOUND
+        # Every session route on the wire, delete included (the SDK counts a not-found
+        # delete as "gone"): not found, and A's session is untouched.
+        for method, path in SESSION_ROUTES:
+            code_, envelope = await _raw(server, method, path, mine.session_id, f"Bearer {KEY_B}")
+            assert code_ == 400 and envelope["code"] == p.CODE_SESSION_NOT_FOUND, path
         await theirs.delete()
         assert server.live_sessions(KEY_A) == 1
         assert (await mine.get_labels()).data == {"t": "a"}
