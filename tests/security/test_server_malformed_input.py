@@ -39,7 +39,7 @@ from security_helpers import (
 )
 
 from aioagb import _protocol as p
-from aioagb.server import LocalServer
+from aioagb.server import LocalServer, app
 from aioagb.server.tools import TOOLS
 
 MAX_BODY = 64 * 1024
@@ -306,6 +306,12 @@ ROUTES = [
     Route("POST", p.PATH_CALL_TOOL, (p.Q_AUTO_GEN_SESSION,), ("args", "sessionId", "name")),
     *(Route("POST", path, body=(p.B_SESSION_ID,)) for path in p.PATHS_OUT_OF_SCOPE[:3]),
 ]
+
+
+def test_the_fuzzed_routes_are_every_route_the_server_has() -> None:
+    """A new route in the server's table fails this until it is fuzzed too."""
+    served = set(app.ROUTES) - set(p.PATHS_OUT_OF_SCOPE)  # those share one handler
+    assert served <= {r.path for r in ROUTES}, served - {r.path for r in ROUTES}
 
 
 @st.composite
