@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,15 +102,17 @@ def running_server(latency: Latency = NO_LATENCY, backend: str = "auto") -> Iter
 
 def _wait_for_endpoint(process: subprocess.Popen[str], output: list[str]) -> str:
     assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        match = _LISTENING.search(line)
-        if match:
-            return match.group(1)
+    # A server that hangs before printing anything would block readline() forever.
+    watchdog = threading.Timer(START_TIMEOUT_S, process.kill)
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            output.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                return match.group(1)
+    finally:
+        watchdog.cancel()
     _stop(process)
     raise RuntimeError("AGB Local did not start:\n" + "".join(output))
 
