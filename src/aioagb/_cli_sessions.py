@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import IO
 
 import anyio
 import click
@@ -89,7 +90,7 @@ async def _use_session(
 @target_options
 def run(
     code: str | None,
-    file: click.utils.LazyFile | None,
+    file: IO[str] | None,  # click.File opens it (a LazyFile only for writing)
     language: str | None,
     timeout: int,
     session_id: str | None,
