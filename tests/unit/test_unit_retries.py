@@ -463,13 +463,23 @@ async def test_open_session_passes_rate_limit_and_auth_errors_through(
 
 @pytest.fixture
 def anyio_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The client's own waits (delete polling, create's retry loop) go through anyio.sleep."""
+    """The client's own waits (delete polling, create's retry loop) go through anyio.sleep.
+
+    Only this test's thread is faked: session-scoped AGB Local servers of other test modules
+    run in portal threads, and their reapers' sleeps must neither be recorded nor skipped."""
+    import threading
+
     import anyio
     import anyio.lowlevel
 
     waits: list[float] = []
+    real_sleep = anyio.sleep
+    test_thread = threading.get_ident()
 
     async def fake_sleep(delay: float) -> None:
+        if threading.get_ident() != test_thread:
+            await real_sleep(delay)
+            return
         waits.append(delay)
         await anyio.lowlevel.checkpoint()
 
