@@ -242,6 +242,22 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pid, sig)
 
 
+def wait_group_gone(pgid: int, timeout: float) -> None:
+    """Waits (bounded) until no process of group `pgid` is left, zombies included.
+
+    SIGKILLed processes take a moment to exit, and orphans are reaped by the namespace's
+    pid 1; without this wait a call that killed a fork bomb returned while its processes
+    were still there, and the next call saw them (and could not fork)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.005)
+
+
+GROUP_EXIT_TIMEOUT_S = 2.0  # how long a killed call's processes get to be gone
 CHILDREN: set[int] = set()  # process groups to kill when the agent ends
 CHILDREN_LOCK = threading.Lock()
 
@@ -289,6 +305,8 @@ def run_process(
             kill_group(proc.pid)
             drain(streams)
         code = proc.wait()
+        if not finished:
+            wait_group_gone(proc.pid, GROUP_EXIT_TIMEOUT_S)  # after reaping the leader
         proc.stdout.close()
         proc.stderr.close()
         if timed_out:
