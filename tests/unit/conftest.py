@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import stamina
-from unit_helpers import Wire, client
+from unit_helpers import Wire, client, recording_sleep
 
 from aioagb import AsyncAGB
 
@@ -29,27 +29,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Replace stamina's sleep between attempts by a recorder: retry waits cost no time.
-
-    Only in this test's thread: clients in other threads (portal-run servers of other test
-    modules) keep their real waits and stay out of the record."""
-    import threading
-
-    import anyio.lowlevel
+    """Replace stamina's sleep between attempts by a recorder: retry waits cost no time."""
     import stamina._core
 
     waits: list[float] = []
-    real_sleep = stamina._core._smart_sleep
-    test_thread = threading.get_ident()
-
-    async def fake_sleep(delay: float) -> None:
-        if threading.get_ident() != test_thread:
-            await real_sleep(delay)
-            return
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(stamina._core, "_smart_sleep", fake_sleep)
+    recorder = recording_sleep(stamina._core._smart_sleep, waits)
+    monkeypatch.setattr(stamina._core, "_smart_sleep", recorder)
     return waits
 
 

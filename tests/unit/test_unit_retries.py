@@ -12,7 +12,16 @@ from typing import Any
 
 import aiohttp
 import pytest
-from unit_helpers import SESSION_ID, Wire, client, envelope, not_found, refused, tool_data
+from unit_helpers import (
+    SESSION_ID,
+    Wire,
+    client,
+    envelope,
+    not_found,
+    recording_sleep,
+    refused,
+    tool_data,
+)
 
 from aioagb import (
     AsyncSession,
@@ -463,27 +472,11 @@ async def test_open_session_passes_rate_limit_and_auth_errors_through(
 
 @pytest.fixture
 def anyio_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The client's own waits (delete polling, create's retry loop) go through anyio.sleep.
-
-    Only this test's thread is faked: session-scoped AGB Local servers of other test modules
-    run in portal threads, and their reapers' sleeps must neither be recorded nor skipped."""
-    import threading
-
+    """The client's own waits (delete polling, create's retry loop) go through anyio.sleep."""
     import anyio
-    import anyio.lowlevel
 
     waits: list[float] = []
-    real_sleep = anyio.sleep
-    test_thread = threading.get_ident()
-
-    async def fake_sleep(delay: float) -> None:
-        if threading.get_ident() != test_thread:
-            await real_sleep(delay)
-            return
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    monkeypatch.setattr(anyio, "sleep", fake_sleep)
+    monkeypatch.setattr(anyio, "sleep", recording_sleep(anyio.sleep, waits))
     return waits
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import aiohttp
 import aioresponses.core as aioresponses_core
+import anyio.lowlevel
 import attrs
 from aioresponses import aioresponses
 
@@ -149,3 +152,23 @@ def refused() -> aiohttp.ClientConnectorError:
     fields = ["api.test", 80, False, True]
     key = ConnectionKey._make(fields + [None] * (len(ConnectionKey._fields) - len(fields)))
     return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def recording_sleep(real_sleep: Sleep, waits: list[float]) -> Sleep:
+    """A sleep that records its delay and returns at once, in the calling test's thread only.
+
+    Other threads keep `real_sleep`: session-scoped AGB Local servers of other test modules
+    run in portal threads, and their waits must neither be recorded nor skipped."""
+    test_thread = threading.get_ident()
+
+    async def sleep(delay: float) -> None:
+        if threading.get_ident() != test_thread:
+            await real_sleep(delay)
+            return
+        waits.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+    return sleep
