@@ -9,8 +9,9 @@ import pytest
 from cli_helpers import Cli, stdout_lines
 from rich.console import Console
 
-from aioagb import _cli_output, _cli_sessions
-from aioagb._cli_output import Progress, SessionRow, render_table
+from aioagb.cli import output as cli_output
+from aioagb.cli import sessions as cli_sessions
+from aioagb.cli.output import Progress, SessionRow, render_table
 
 
 def _terminal(buffer: io.StringIO) -> Console:
@@ -27,7 +28,7 @@ def test_the_table_has_a_row_per_session_and_a_count() -> None:
 
 
 def test_no_table_when_stdout_is_not_a_terminal() -> None:
-    assert _cli_output.rich_console(io.StringIO()) is None
+    assert cli_output.rich_console(io.StringIO()) is None
 
 
 def test_create_shows_a_bar_that_counts_every_created_session(
@@ -38,7 +39,7 @@ def test_create_shows_a_bar_that_counts_every_created_session(
     def terminal(_stream: IO[str]) -> Console:
         return _terminal(buffer)
 
-    monkeypatch.setattr(_cli_sessions, "rich_console", terminal)
+    monkeypatch.setattr(cli_sessions, "rich_console", terminal)
     result = cli("create", "--count", "4")
     assert result.exit_code == 0, result.stderr
     assert len(stdout_lines(result)) == 4  # ids stay on stdout, the bar is elsewhere

@@ -1,6 +1,6 @@
-"""The `aioagb` command line: the group, `serve` (AGB Local standalone) and `demo`.
+"""`aioagb serve`: AGB Local standalone, configured from the command line.
 
-The session commands (run, exec, create, ls, rm) live in `_cli_sessions`.
+Loaded only when `serve` runs (see `LAZY_COMMANDS`): it imports the server at module level.
 """
 
 from __future__ import annotations
@@ -14,38 +14,13 @@ from pathlib import Path
 import anyio
 import click
 
-from ._cli_sessions import COMMANDS
-from .server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
-from .server.faults import FaultPlan
-from .server.runner import LocalServer
-from .server.sandbox import SandboxError, SandboxLimits
+from ..server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
+from ..server.faults import FaultPlan
+from ..server.runner import LocalServer
+from ..server.sandbox import SandboxError, SandboxLimits
+from . import LAZY_COMMANDS
 
 MIB = 1024 * 1024
-
-
-@click.group()
-@click.version_option(package_name="aioagb")
-@click.option(
-    "-v", "--verbose", is_flag=True, help="Log every request (operation, status, time) to stderr."
-)
-def main(verbose: bool) -> None:
-    """aioagb: AGB sessions from the command line, and AGB Local (the same protocol on this
-    machine).
-
-    Session commands talk to the AGB cloud (AGB_API_KEY, AGB_ENDPOINT, a .env file, or
-    --api-key/--endpoint), or with --local to an embedded AGB Local that lives as long as the
-    command.
-    """
-    if verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        sdk_logger = logging.getLogger("aioagb")
-        sdk_logger.addHandler(handler)
-        sdk_logger.setLevel(logging.DEBUG)
-
-
-for _command in COMMANDS:
-    main.add_command(_command)
 
 
 def _is_loopback(host: str) -> bool:
@@ -58,7 +33,7 @@ def _is_loopback(host: str) -> bool:
 _DEFAULT_LIMITS = SandboxLimits()
 
 
-@main.command()
+@click.command(short_help=LAZY_COMMANDS["serve"].short_help)
 @click.option("--host", default=LOOPBACK, show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--api-key", "api_keys", multiple=True, help="An accepted API key (repeatable).")
@@ -210,20 +185,3 @@ async def _serve(config: ServerConfig) -> None:
                 click.echo(f"\n{signal.Signals(signum).name}: stopping AGB Local...", err=True)
                 break
     click.echo("AGB Local stopped.", err=True)
-
-
-@main.command()
-@click.option("--sessions", "count", type=click.IntRange(1, 200), default=8, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
-def demo(count: int, concurrency: int) -> None:
-    """Run the demo on an embedded AGB Local: labelled sessions created concurrently, python in
-    each, listed by label, deleted, and a summary."""
-    from ._demo import run_demo, summary_table
-
-    try:
-        report = anyio.run(partial(run_demo, count, concurrency, click.echo))
-    except (SandboxError, OSError) as exc:
-        raise click.ClickException(f"AGB Local could not start: {exc}") from None
-    click.echo(summary_table(report))
-    if not report.ok:
-        raise SystemExit(1)

@@ -15,8 +15,13 @@ from typing import IO
 import anyio
 import click
 
-from ._cli_output import Progress, SessionRow, print_sessions, rich_console
-from ._cli_support import (
+from .._hooks import Hooks
+from ..client import AsyncAGB
+from ..errors import NotFoundError
+from ..models import CreateSessionParams, EnhancedCodeExecutionResult
+from ..session import AsyncSession
+from .output import Progress, SessionRow, print_sessions, rich_console
+from .support import (
     DEFAULT_IMAGE,
     LOCAL_NOTE,
     Target,
@@ -26,11 +31,6 @@ from ._cli_support import (
     run_async,
     target_options,
 )
-from ._hooks import Hooks
-from .client import AsyncAGB
-from .errors import NotFoundError
-from .models import CreateSessionParams, EnhancedCodeExecutionResult
-from .session import AsyncSession
 
 EXTENSIONS = {
     ".py": "python",

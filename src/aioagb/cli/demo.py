@@ -1,7 +1,8 @@
-"""The main job: a batch of labelled sessions on an embedded AGB Local, end to end.
+"""`aioagb demo`, the main job: a batch of labelled sessions on an embedded AGB Local.
 
 Create N sessions concurrently, run python in each, find them again by label (every page),
-delete them, and print what happened. It needs no account and no network.
+delete them, and print what happened. It needs no account and no network. Loaded only when
+`demo` runs (see `LAZY_COMMANDS`): `AsyncAGB.local()` imports the server.
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from functools import partial
 
 import anyio
 import attrs
+import click
 
-from .client import AsyncAGB
-from .models import CreateSessionParams
-from .session import AsyncSession
+from ..client import AsyncAGB
+from ..models import CreateSessionParams
+from ..server.sandbox import SandboxError
+from ..session import AsyncSession
+from . import LAZY_COMMANDS
+from .support import DEFAULT_IMAGE
 
 SNIPPET = """\
 import os, socket, sys
@@ -28,6 +34,8 @@ total
 
 @attrs.frozen
 class DemoReport:
+    """What the demo did and how long each step took."""
+
     sessions: int
     created_s: float
     ran_s: float
@@ -39,14 +47,14 @@ class DemoReport:
 
     @property
     def ok(self) -> bool:
+        """Every session ran the code, was found by label, and none is left on the server."""
         return self.code_ok == self.listed == self.sessions and self.left_on_server == 0
 
 
 async def run_demo(count: int, concurrency: int, say: Callable[[str], None]) -> DemoReport:
+    """Run the demo on a fresh embedded AGB Local, telling each step to `say`."""
     run = secrets.token_hex(3)
-    params = CreateSessionParams(
-        image_id="agb-code-space-2", labels={"app": "aioagb-demo", "run": run}
-    )
+    params = CreateSessionParams(image_id=DEFAULT_IMAGE, labels={"app": "aioagb-demo", "run": run})
     async with AsyncAGB.local() as agb:
         server = agb.local_server
         assert server is not None
@@ -100,6 +108,7 @@ async def _run_everywhere(sessions: list[AsyncSession], concurrency: int) -> lis
 
 
 def summary_table(report: DemoReport) -> str:
+    """The report as the table the demo ends with, and its verdict."""
     rows = [
         ("sessions created concurrently", str(report.sessions), f"{report.created_s:.2f} s"),
         (
@@ -118,3 +127,18 @@ def summary_table(report: DemoReport) -> str:
     lines = [f"{name:<{width}}  {value:>7}  {took:>8}" for name, value, took in rows]
     verdict = "OK" if report.ok else "PROBLEM"
     return "\n".join(["", "Summary", "-------", *lines, "", f"demo: {verdict}"])
+
+
+@click.command(short_help=LAZY_COMMANDS["demo"].short_help)
+@click.option("--sessions", "count", type=click.IntRange(1, 200), default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+def demo(count: int, concurrency: int) -> None:
+    """Run the demo on an embedded AGB Local: labelled sessions created concurrently, python in
+    each, listed by label, deleted, and a summary."""
+    try:
+        report = anyio.run(partial(run_demo, count, concurrency, click.echo))
+    except (SandboxError, OSError) as exc:
+        raise click.ClickException(f"AGB Local could not start: {exc}") from None
+    click.echo(summary_table(report))
+    if not report.ok:
+        raise SystemExit(1)

@@ -18,11 +18,10 @@ import anyio
 import attrs
 import click
 
-from ._hooks import Hooks
-from .client import AsyncAGB
-from .errors import AGBError, ConfigurationError
-from .models import ApiResponse
-from .server.sandbox import SandboxError
+from .._hooks import Hooks
+from ..client import AsyncAGB
+from ..errors import AGBError, ConfigurationError
+from ..models import ApiResponse
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,11 +128,18 @@ def describe(exc: BaseException) -> str | None:
         )
     elif isinstance(exc, AGBError):
         text = str(exc)
-    elif isinstance(exc, SandboxError | OSError):
+    elif isinstance(exc, OSError) or _is_sandbox_error(exc):
         text = f"AGB Local could not start: {exc}"
     else:
         return None
     return " ".join(text.split())
+
+
+def _is_sandbox_error(exc: BaseException) -> bool:
+    """Whether `exc` is AGB Local's `SandboxError`. Only a command that started the server
+    can raise one, so a command that did not must not import the server to ask."""
+    sandbox = sys.modules.get("aioagb.server.sandbox")
+    return sandbox is not None and isinstance(exc, sandbox.SandboxError)
 
 
 def fail_with(result: ApiResponse, what: str = "") -> click.ClickException:
