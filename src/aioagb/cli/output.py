@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class SessionRow:
+    """One line of `aioagb ls`."""
+
     session_id: str
     status: str
     labels: Mapping[str, str] | None = None  # None: not fetched
@@ -43,6 +45,7 @@ def _labels_text(labels: Mapping[str, str] | None) -> str:
 
 
 def print_sessions(rows: Sequence[SessionRow], *, as_json: bool) -> None:
+    """`rows` as JSON, as a table on a terminal, or as tab-separated lines."""
     if as_json:
         items: list[dict[str, Any]] = []
         for row in rows:
@@ -64,6 +67,7 @@ def print_sessions(rows: Sequence[SessionRow], *, as_json: bool) -> None:
 
 
 def render_table(console: Console, rows: Sequence[SessionRow]) -> None:
+    """`rows` as a rich table with a count, labels only when any were fetched."""
     from rich.table import Table
 
     with_labels = any(row.labels is not None for row in rows)
@@ -91,12 +95,14 @@ class Progress:
         self._task: Any = None
 
     def advance(self, _event: object = None) -> None:
+        """Count one more session (a `Hooks.on_session_created` callback)."""
         self.done += 1
         if self._bar is not None:
             self._bar.advance(self._task)
 
     @contextmanager
     def shown(self, description: str) -> Iterator[Progress]:
+        """Show the bar (on a terminal, for two sessions or more) while the block runs."""
         if self._console is None or self.total < 2:
             yield self
             return

@@ -40,6 +40,7 @@ class Target:
 
     @asynccontextmanager
     async def connect(self, hooks: Hooks | None = None) -> AsyncIterator[AsyncAGB]:
+        """A client for the command's lifetime (with `--local`, a server for it too)."""
         if self.local:
             async with AsyncAGB.local(hooks=hooks) as agb:
                 yield agb
@@ -89,6 +90,7 @@ def parse_labels(
 
 
 def label_option(help_text: str) -> Callable[[F], F]:
+    """`--label KEY=VALUE` (repeatable), parsed into a dict."""
     return click.option(
         "--label",
         "labels",
