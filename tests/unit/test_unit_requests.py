@@ -37,7 +37,7 @@ def tool_body(name: str, args: str) -> bytes:
 @attrs.frozen
 class Case:
     call: Callable[[AsyncAGB, AsyncSession], Awaitable[Any]]
-    answers: list[tuple[str, str, dict[str, Any]]]  # (method, path, aioresponses kwargs)
+    answers: list[tuple[str, str, dict[str, Any]]]  # (method, path, Wire.route kwargs)
     expected: list[tuple[str, str, str, bytes | None]]  # (method, path, query, body)
     check: Callable[[Any], bool] = lambda result: result.success
 
