@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioagb.server import tool_format as fmt
 from aioagb.server.sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
+from aioagb.server.tools import format as fmt
 
 
 def read_text_in_chunks(data: bytes, chunk: int) -> str:

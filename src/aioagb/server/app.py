@@ -18,8 +18,6 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .. import _protocol as p
-from . import session_routes as sessions
-from . import tool_routes as tools
 from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
@@ -33,8 +31,10 @@ from .envelope import (
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
+from .routes import sessions
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, Handler
+from .tools import routes as tool_routes
 
 
 async def _out_of_scope(call: Call) -> web.Response:
@@ -55,8 +55,8 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     p.PATH_GET_LINK_ASYNC: {"GET": sessions.get_link, "POST": sessions.get_link},
     p.PATH_GET_MCP_RESOURCE: {"POST": sessions.get_mcp_resource},
     p.PATH_GET_CONTEXT_INFO: {"GET": sessions.get_context_info},
-    p.PATH_LIST_TOOLS: {"POST": tools.list_tools},
-    p.PATH_CALL_TOOL: {"POST": tools.call_mcp_tool},
+    p.PATH_LIST_TOOLS: {"POST": tool_routes.list_tools},
+    p.PATH_CALL_TOOL: {"POST": tool_routes.call_mcp_tool},
     **{path: {"GET": _out_of_scope, "POST": _out_of_scope} for path in p.PATHS_OUT_OF_SCOPE},
 }
 

@@ -6,13 +6,13 @@ import json
 
 from aiohttp import web
 
-from .. import _protocol as p
-from .envelope import CODE_IMAGE_NOT_FOUND, CODE_TOOL_NOT_FOUND, ApiError, bad_request
-from .envelope import not_on_agb_local as not_available
-from .images import image_kind
-from .params import parse_json_object, required, required_text
-from .state import Call
-from .tools import TOOLS, ToolCall, call_tool
+from ... import _protocol as p
+from ..envelope import CODE_IMAGE_NOT_FOUND, CODE_TOOL_NOT_FOUND, ApiError, bad_request
+from ..envelope import not_on_agb_local as not_available
+from ..images import image_kind
+from ..params import parse_json_object, required, required_text
+from ..state import Call
+from .table import TOOLS, ToolCall, call_tool
 
 
 async def list_tools(call: Call) -> web.Response:

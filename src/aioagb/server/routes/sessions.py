@@ -7,17 +7,17 @@ import json
 
 from aiohttp import web
 
-from .. import _protocol as p
-from .envelope import (
+from ... import _protocol as p
+from ..envelope import (
     CODE_IMAGE_NOT_FOUND,
     ApiError,
     bad_request,
     not_on_agb_local,
 )
-from .images import image_kind
-from .params import optional, optional_int, parse_json_object, query_int, string_map
-from .registry import SessionRecord
-from .state import Call
+from ..images import image_kind
+from ..params import optional, optional_int, parse_json_object, query_int, string_map
+from ..registry import SessionRecord
+from ..state import Call
 
 
 def _session_id(call: Call) -> str:

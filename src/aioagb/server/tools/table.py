@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
-from .. import _protocol as p
-from . import tool_format as fmt
-from .envelope import bad_request
-from .params import optional, optional_int, required, required_text, string_list
-from .sandbox import FileEdit, Sandbox, SandboxError, SandboxLimits
+from ... import _protocol as p
+from ..envelope import bad_request
+from ..params import optional, optional_int, required, required_text, string_list
+from ..sandbox import FileEdit, Sandbox, SandboxError, SandboxLimits
+from . import format as fmt
 
 # The largest slice one `read_file` call returns, and the largest file `read_multiple_files`
 # inlines: replies stay well under any client's body limit.

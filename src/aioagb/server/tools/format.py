@@ -10,8 +10,8 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 
-from .. import _protocol as p
-from .sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
+from ... import _protocol as p
+from ..sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
 
 # The longest UTF-8 encoding of one character is 4 bytes: a chunk reaches at most 3 bytes
 # past its end to finish a character that started inside it.
