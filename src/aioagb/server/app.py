@@ -33,7 +33,7 @@ from .middleware import current_request_id, envelope_errors
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
 from .routes import sessions
 from .sandbox import SandboxBackend
-from .state import STATE, AppState, Call, Handler
+from .state import STATE, AppState, Call, RouteHandler
 from .tools import routes as tool_routes
 
 
@@ -41,7 +41,7 @@ async def _out_of_scope(call: Call) -> web.Response:
     raise not_on_agb_local(f"{call.request.method} {_normalised(call.request.path)}")
 
 
-ROUTES: Mapping[str, Mapping[str, Handler]] = {
+ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
     p.PATH_CREATE_SESSION: {"POST": sessions.create_session},
     p.PATH_GET_SESSION: {"POST": sessions.get_session},
     p.PATH_GET_SESSION_INFO: {"POST": sessions.get_session_status},

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 import anyio
 import attrs
@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .. import _protocol as p
+from .middleware import NextHandler
 
 FAULT_KINDS = ("500", "429", "drop")
 
@@ -149,14 +150,11 @@ class FaultInjector:
         return _Decision(delay_s=delay, fault=fault, after_handler=fault != "429" and when < 0.5)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def fault_middleware(injector: FaultInjector) -> Middleware:
     """An aiohttp middleware that applies `injector`'s decisions to every request."""
 
     @web.middleware
-    async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def inject_faults(request: web.Request, handler: NextHandler) -> web.StreamResponse:
         decision = injector.decide(_normalised_path(request.path))
         if decision.delay_s:
             await anyio.sleep(decision.delay_s)

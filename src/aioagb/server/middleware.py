@@ -25,7 +25,7 @@ log = logging.getLogger("aioagb.server")
 # a context variable avoids the request's dict, whose typed keys need a recent aiohttp.
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("aioagb_request_id")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+NextHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def current_request_id() -> str:
@@ -44,7 +44,7 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
 
 
 @web.middleware
-async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def envelope_errors(request: web.Request, handler: NextHandler) -> web.StreamResponse:
     request_id = f"local-{uuid.uuid4().hex}"
     _REQUEST_ID.set(request_id)
     try:

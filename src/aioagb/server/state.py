@@ -47,4 +47,4 @@ class Call:
         return envelope.success(self.request_id, data, extra)
 
 
-Handler = Callable[[Call], Awaitable[web.Response]]
+RouteHandler = Callable[[Call], Awaitable[web.Response]]

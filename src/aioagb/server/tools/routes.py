@@ -12,7 +12,7 @@ from ..envelope import not_on_agb_local as not_available
 from ..images import image_kind
 from ..params import parse_json_object, required, required_text
 from ..state import Call
-from .table import TOOLS, ToolCall, call_tool
+from .table import TOOLS, ToolInvocation, call_tool
 
 
 async def list_tools(call: Call) -> web.Response:
@@ -39,6 +39,7 @@ async def call_mcp_tool(call: Call) -> web.Response:
             raise not_available(f"The tool {name!r} (browser and desktop images only)")
         raise ApiError(400, CODE_TOOL_NOT_FOUND, f"Unknown tool {name!r}")
     async with call.registry.busy(record):
-        reply = await call_tool(tool, ToolCall(record.sandbox, args, call.state.config.limits))
-    content = [{"type": "text", "text": reply.text}]
-    return call.ok({"isError": reply.is_error, "content": content})
+        invocation = ToolInvocation(record.sandbox, args, call.state.config.limits)
+        output = await call_tool(tool, invocation)
+    content = [{"type": "text", "text": output.text}]
+    return call.ok({"isError": output.is_error, "content": content})
