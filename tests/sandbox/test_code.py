@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from aioagb.server.sandbox import CodeOutcome, LocalSandbox, SandboxUnavailable
+from aioagb.server.sandbox import CodeRun, LocalSandbox, SandboxUnavailable
 
 
 async def test_python_state_persists_and_last_expression_is_the_main_result(
@@ -124,7 +124,7 @@ async def test_python_output_is_capped_with_a_marker(sandbox: LocalSandbox) -> N
 async def test_a_queued_cell_times_out_by_its_own_deadline(sandbox: LocalSandbox) -> None:
     import anyio
 
-    outcomes: dict[str, CodeOutcome] = {}
+    outcomes: dict[str, CodeRun] = {}
 
     async def run(name: str, code: str, limit_s: float) -> None:
         outcomes[name] = await sandbox.run_code(code, "python", limit_s)

@@ -10,9 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._interface import (
+from ._local import LocalBackend, LocalSandbox, _bwrap_isolation
+from .interface import (
     WORKSPACE_DIR,
-    CodeOutcome,
+    CodeRun,
     DirEntry,
     FileChange,
     FileEdit,
@@ -25,13 +26,12 @@ from ._interface import (
     SandboxUnavailable,
     ShellOutcome,
 )
-from ._local import LocalBackend, LocalSandbox, _bwrap_isolation
 
 log = logging.getLogger("aioagb.server.sandbox")
 
 __all__ = [
     "WORKSPACE_DIR",
-    "CodeOutcome",
+    "CodeRun",
     "DirEntry",
     "FileChange",
     "FileEdit",

@@ -29,10 +29,10 @@ import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from ._cgroups import Cgroups
-from ._interface import (
+from .cgroups import Cgroups
+from .interface import (
     WORKSPACE_DIR,
-    CodeOutcome,
+    CodeRun,
     DirEntry,
     FileChange,
     FileEdit,
@@ -277,14 +277,14 @@ class LocalSandbox:
 
     # --- code and shell --------------------------------------------------------------------
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeOutcome:
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
         if language not in self._backend.languages:
             raise SandboxUnavailable(f"{language} is not available on this server")
         timeout = self._clamp(timeout_s)
         res = await self._call(
             "run_code", timeout + GRACE_S, code=code, language=language, timeout=timeout
         )
-        return CodeOutcome(
+        return CodeRun(
             stdout=list(res["stdout"]),
             stderr=list(res["stderr"]),
             results=list(res["results"]),

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from ... import _protocol as p
-from ..sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
+from ..sandbox import CodeRun, DirEntry, FileChange, FileStat, ShellOutcome
 
 # The longest UTF-8 encoding of one character is 4 bytes: a chunk reaches at most 3 bytes
 # past its end to finish a character that started inside it.
@@ -51,18 +51,18 @@ def _trace_id() -> str:
     return secrets.token_hex(8)
 
 
-def code_payload(outcome: CodeOutcome) -> str:
+def code_payload(run: CodeRun) -> str:
     """The "new format" of §4.3. A failed run keeps its output: `executionError` marks the
     failure, `isError` stays false so the client still reports stdout and stderr."""
     payload: dict[str, object] = {
-        "result": [dict(bundle) for bundle in outcome.results],
-        "stdout": list(outcome.stdout),
-        "stderr": list(outcome.stderr),
-        "execution_count": outcome.execution_count,
-        "execution_time": outcome.execution_time,
+        "result": [dict(bundle) for bundle in run.results],
+        "stdout": list(run.stdout),
+        "stderr": list(run.stderr),
+        "execution_count": run.execution_count,
+        "execution_time": run.execution_time,
     }
-    error = outcome.error
-    if outcome.timed_out and not error:
+    error = run.error
+    if run.timed_out and not error:
         error = "TimeoutError: execution timed out"
     if error:
         payload["executionError"] = error

@@ -100,8 +100,8 @@ async def _run_code(call: ToolInvocation) -> ToolOutput:
             is_error=True,
         )
     timeout_s = optional_int(call.args, "timeout_s", "args") or p.DEFAULT_CODE_TIMEOUT_S
-    outcome = await call.sandbox.run_code(code, language, _clamp_timeout(timeout_s, call.limits))
-    return ToolOutput(fmt.code_payload(outcome))
+    run = await call.sandbox.run_code(code, language, _clamp_timeout(timeout_s, call.limits))
+    return ToolOutput(fmt.code_payload(run))
 
 
 async def _shell(call: ToolInvocation) -> ToolOutput:

@@ -10,7 +10,7 @@ Paths passed to a `Sandbox` are paths *as the sandboxed code sees them* (for exa
 anything that would leave the session's own area raises `SandboxFileError`.
 
 Errors: a failure the user caused (missing file, bad path, code that raised, a timeout) is a
-*result* (`SandboxFileError`, `CodeOutcome.error`, `ShellOutcome.exit_code`), never a crash.
+*result* (`SandboxFileError`, `CodeRun.error`, `ShellOutcome.exit_code`), never a crash.
 `SandboxUnavailable` means the backend itself cannot serve (for example a language whose
 runtime is not installed).
 """
@@ -54,7 +54,7 @@ class SandboxLimits:
 
 
 @attrs.frozen
-class CodeOutcome:
+class CodeRun:
     """What one `run_code` call produced (mirrors the protocol's "new format", §4.3)."""
 
     stdout: Sequence[str]
@@ -113,7 +113,7 @@ class Sandbox(Protocol):
     @property
     def session_id(self) -> str: ...
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeOutcome:
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
         """Run code; python keeps its state between calls (a notebook-style kernel)."""
 
     async def shell(

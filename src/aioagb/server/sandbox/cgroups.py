@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from ._interface import SandboxLimits
+from .interface import SandboxLimits
 
 log = logging.getLogger("aioagb.server.sandbox")
 
