@@ -10,7 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._local import LocalBackend, LocalSandbox, _bwrap_isolation
+from .backend import LocalBackend, LocalSandbox
+from .bwrap import isolation_flags
 from .interface import (
     WORKSPACE_DIR,
     CodeRun,
@@ -55,7 +56,7 @@ def bwrap_works() -> bool:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return False
-    argv = [bwrap, *_bwrap_isolation(os.geteuid() == 0), "--ro-bind", "/", "/", "true"]
+    argv = [bwrap, *isolation_flags(os.geteuid() == 0), "--ro-bind", "/", "/", "true"]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
