@@ -59,7 +59,7 @@ def _agent_pid(sandbox: LocalSandbox) -> int:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(c.endswith(b"_agent.py") for c in cmd) and b"--kernel" not in cmd:
+        if b"aioagb_agent" in cmd and b"--kernel" not in cmd:
             return pid
     raise AssertionError("no agent process")
 

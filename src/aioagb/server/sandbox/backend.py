@@ -2,8 +2,8 @@
 bubblewrap or as the loudly unsafe "plain" fallback.
 
 `create()` only makes the session's record; the first call that needs a process makes its
-directories and starts the session's *agent* (`_agent.py`, run by the system Python), under
-bubblewrap (`bwrap`) or as a plain subprocess. All calls then go to the agent as JSON lines
+directories and starts the session's *agent* (the `agent` package, run by the system Python),
+under bubblewrap (`bwrap`) or as a plain subprocess. All calls then go to the agent as JSON lines
 (`channel`); it runs shell commands, owns the python kernel and does the file operations from
 inside the sandbox. See docs/sandbox.md.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from .bwrap import AGENT_DIR, TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
+from .bwrap import TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
 from .cgroups import Cgroups
 from .channel import AgentChannel, AgentGone
 from .interface import (
@@ -45,6 +45,10 @@ from .uids import UidLease
 log = logging.getLogger("aioagb.server.sandbox")
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+# The agent package's name in the runtime directory: `python -m aioagb_agent` runs it, and no
+# user module can collide with it (its own modules are never on sys.path by their bare names).
+AGENT_PACKAGE = "aioagb_agent"
+AGENT_SOURCE = Path(__file__).with_name("agent")
 AGENT_START_TIMEOUT_S = 15.0
 GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
 FILE_OP_TIMEOUT_S = 120.0
@@ -347,7 +351,7 @@ class LocalBackend:
             self._uid_lease.give_back(sandbox.uid)
 
     def _prepare(self) -> None:
-        """Cleans what a previous run left under root; installs the agent script."""
+        """Cleans what a previous run left under root; installs the agent package."""
         self.root.mkdir(parents=True, exist_ok=True)
         for leftover in (self.sessions_dir, self.runtime_dir):
             if leftover.exists():
@@ -356,9 +360,7 @@ class LocalBackend:
         self.runtime_dir.mkdir(mode=0o755)
         os.chmod(self.sessions_dir, 0o711)
         os.chmod(self.runtime_dir, 0o755)
-        agent = self.runtime_dir / "_agent.py"
-        shutil.copyfile(Path(__file__).with_name("_agent.py"), agent)
-        os.chmod(agent, 0o644)
+        _install_agent(self.runtime_dir)
         if self.mode == "plain" and self._is_root:
             os.chmod(self.root, os.stat(self.root).st_mode | 0o011)
             blocked = _untraversable_ancestor(self.root)
@@ -489,9 +491,7 @@ class LocalBackend:
                 argv = self._bwrap_argv(sandbox, etc_fds, info_w)
                 user = None
             else:
-                argv = [self._python_for_agent(), "-E", "-s", "-u"]
-                argv.append(str(self.runtime_dir / "_agent.py"))
-                user = sandbox.uid
+                argv, user = _agent_command(self._python_for_agent()), sandbox.uid
             log_fd = os.open(f"{sandbox.dir}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             process = await anyio.open_process(
                 argv,
@@ -499,7 +499,7 @@ class LocalBackend:
                 stdout=subprocess.PIPE,
                 stderr=log_fd,
                 pass_fds=inherited,
-                cwd=str(sandbox.dir / "workspace"),
+                cwd=str(self.runtime_dir),  # where `python -m` finds the agent package
                 env=_agent_env(),
                 start_new_session=True,
                 umask=0o022,  # bubblewrap's mount points: readable by the session's uid
@@ -531,8 +531,23 @@ class LocalBackend:
             limits=self.limits,
             etc_fds=etc_fds,
             info_fd=info_fd,
-            command=[SYSTEM_PYTHON, "-E", "-s", "-u", f"{AGENT_DIR}/_agent.py"],
+            command=_agent_command(SYSTEM_PYTHON),
         )
+
+
+def _install_agent(runtime_dir: Path) -> None:
+    """Copies the agent package into `runtime_dir` as AGENT_PACKAGE, readable by every uid."""
+    target = runtime_dir / AGENT_PACKAGE
+    shutil.copytree(AGENT_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    os.chmod(target, 0o755)
+    for module in target.iterdir():
+        os.chmod(module, 0o644)
+
+
+def _agent_command(python: str) -> list[str]:
+    """The agent's command line; it starts in the runtime directory (AGENT_DIR in the sandbox),
+    which `-m` puts on sys.path: the package's parent, never the package's own modules."""
+    return [python, "-E", "-s", "-u", "-m", AGENT_PACKAGE]
 
 
 def _agent_env() -> dict[str, str]:

@@ -90,7 +90,9 @@ def bwrap_argv(
     argv += ["--ro-bind", str(agent_root), AGENT_DIR]
     if venv is not None:
         argv += ["--ro-bind", str(venv), VENV_DIR]
-    argv += ["--"]  # the agent enters /workspace once it is the session's uid
+    # `command` starts in AGENT_DIR (`python -m` finds the agent there); the agent enters
+    # /workspace once it is the session's uid.
+    argv += ["--chdir", AGENT_DIR, "--"]
     return argv + list(command)
 
 
