@@ -97,6 +97,8 @@ async def _json_body(request: web.Request) -> dict[str, object]:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    """The one aiohttp handler: finds the route, authenticates, parses the body, and calls the
+    route's handler with a `Call`."""
     methods = ROUTES.get(_normalised(request.path))
     if methods is None:
         raise web.HTTPNotFound()
@@ -144,6 +146,8 @@ def _session_quota(limit: int | None) -> AdmissionCheck | None:
 
 
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
+    """AGB Local's aiohttp application: the envelope (and optional fault) middleware, the
+    dispatcher, and the sessions' lifetime as a cleanup context."""
     middlewares: list[Middleware] = [envelope_errors]
     if config.faults is not None:
         # Inside the envelope middleware: an injected fault still gets a request id header.

@@ -70,6 +70,7 @@ class FaultPlan:
     routes: Mapping[str, RouteFaults] = attrs.field(factory=dict)
 
     def for_path(self, path: str) -> RouteFaults:
+        """The faults of the route at `path` (the plan's default when it names none)."""
         return self.routes.get(path, self.default)
 
     @classmethod
@@ -134,6 +135,8 @@ class FaultInjector:
         self.injected: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
 
     def decide(self, path: str) -> _Decision:
+        """The next decision for a request to `path`: its delay, its fault, and whether the fault
+        comes after the handler ran."""
         faults = self.plan.for_path(path)
         rng = self._generators.get(path)
         if rng is None:

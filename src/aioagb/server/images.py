@@ -13,6 +13,8 @@ from .. import _protocol as p
 
 
 class ImageKind(enum.Enum):
+    """The image families AGB Local serves (DESIGN.md "AGB Local's images")."""
+
     CODE_SPACE = "code-space"
     BROWSER_USE = "browser-use"
     COMPUTER_USE = "computer-use"

@@ -56,7 +56,8 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 class LocalSandbox:
-    """One session: its directories and its agent, both made on first use.
+    """One session's `Sandbox` (whose docstrings its methods follow): its directories and its
+    agent, both made on first use.
 
     A session that is created and deleted without running anything (and every idle one)
     costs no disk work: making and removing the directories was most of AGB Local's CPU per
@@ -89,6 +90,8 @@ class LocalSandbox:
 
     @property
     def agent_pid(self) -> int | None:
+        """The host pid of the agent's process (bubblewrap's, under bubblewrap); None before
+        its first start."""
         return self._agent.process.pid if self._agent is not None else None
 
     # --- the agent -------------------------------------------------------------------------
@@ -268,7 +271,8 @@ def _remove_tree(path: Path) -> None:
 
 
 class LocalBackend:
-    """Makes `LocalSandbox`es under `root`; `mode` is "bwrap" or "plain". Use `make_backend`."""
+    """The `SandboxBackend` that makes `LocalSandbox`es under `root`; `mode` is "bwrap" or
+    "plain". Use `make_backend`."""
 
     def __init__(
         self,
@@ -317,6 +321,7 @@ class LocalBackend:
 
     @property
     def sandboxes(self) -> Mapping[str, LocalSandbox]:
+        """The live sandboxes by session id (a copy)."""
         return dict(self._sandboxes)
 
     async def create(self, session_id: str) -> LocalSandbox:

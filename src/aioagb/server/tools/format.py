@@ -44,6 +44,7 @@ def utf8_text_chunk(raw: bytes, offset: int, length: int) -> str:
 
 
 def binary_chunk(raw: bytes) -> str:
+    """Bytes as the base64 text of a binary `read_file` (§4.5)."""
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -97,12 +98,14 @@ def file_info_text(stat: FileStat) -> str:
 
 
 def directory_text(entries: Sequence[DirEntry]) -> str:
+    """`[DIR] name` / `[FILE] name` lines (§4.5)."""
     return "\n".join(
         f"{p.DIR_PREFIX if entry.is_directory else p.FILE_PREFIX}{entry.name}" for entry in entries
     )
 
 
 def search_text(paths: Sequence[str]) -> str:
+    """One path per line, or the cloud's no-matches text."""
     return "\n".join(paths) if paths else p.NO_MATCHES_TEXT
 
 
@@ -119,6 +122,7 @@ def multiple_files_text(results: Sequence[tuple[str, str | None, str | None]]) -
 
 
 def file_changes_text(changes: Sequence[FileChange]) -> str:
+    """The JSON array of change events the client parses (§4.5)."""
     events: list[Mapping[str, str]] = [
         {"eventType": c.event_type, "path": c.path, "pathType": c.path_type} for c in changes
     ]

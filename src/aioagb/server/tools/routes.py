@@ -16,6 +16,7 @@ from .table import TOOLS, ToolInvocation, call_tool
 
 
 async def list_tools(call: Call) -> web.Response:
+    """`/mcp/listTools` (§3.12): the tool table's descriptions, for a known image."""
     image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
     if not image_id:
         raise bad_request("imageId is required")
@@ -28,6 +29,7 @@ async def list_tools(call: Call) -> web.Response:
 
 
 async def call_mcp_tool(call: Call) -> web.Response:
+    """`/mcp` (§4): runs one tool on the caller's session and wraps its output."""
     raw_args = required(call.body, p.B_TOOL_ARGS, str, "body")
     name = required_text(call.body, p.B_TOOL_NAME, "body")
     session_id = required_text(call.body, p.B_SESSION_ID, "body")

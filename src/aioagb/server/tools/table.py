@@ -44,6 +44,7 @@ class ToolInvocation:
     limits: SandboxLimits
 
 
+# A tool's implementation: checks `args`, calls the sandbox, formats the result.
 ToolHandler = Callable[[ToolInvocation], Awaitable[ToolOutput]]
 
 

@@ -21,6 +21,8 @@ MAX_LISTED = 100_000  # entries visited by search / change tracking
 
 
 def sandbox_abspath(path: str) -> str:
+    """A sandbox path made absolute (relative to /workspace) and normalised; `FileError` for an
+    invalid one."""
     if not isinstance(path, str) or not path or "\x00" in path:
         raise FileError(f"Invalid path: {path!r}")
     if not path.startswith("/"):
@@ -51,11 +53,13 @@ def resolve(path: str, follow: bool = True) -> str:
 
 
 def is_root(real: str) -> bool:
+    """Whether `real` is one of the session's roots themselves."""
     return any(real == os.path.realpath(r) for r in CONFIG.roots.values())
 
 
 @contextlib.contextmanager
 def file_errors(path: str) -> Iterator[None]:
+    """Turns the OS's errors about `path` into `FileError`s with clear messages."""
     try:
         yield
     except FileError:
@@ -79,6 +83,7 @@ def file_errors(path: str) -> Iterator[None]:
 
 
 def usage() -> int:
+    """Bytes used by everything under the session's roots (the workspace quota's measure)."""
     total = 0
     for root in CONFIG.roots.values():
         for dirpath, dirnames, filenames in os.walk(root):
@@ -89,6 +94,7 @@ def usage() -> int:
 
 
 def op_read_file(req: JSONDict) -> str:
+    """`length` bytes of a file from `offset`, base64-encoded."""
     path = req["path"]
     with file_errors(path):
         real = resolve(path)
@@ -99,6 +105,7 @@ def op_read_file(req: JSONDict) -> str:
 
 
 def op_write_file(req: JSONDict) -> None:
+    """Overwrites or appends to a file within the workspace quota, making its parents."""
     path, mode = req["path"], req["mode"]
     if mode not in ("overwrite", "append"):
         raise FileError(f"Invalid write mode: {mode}")
@@ -125,6 +132,7 @@ def _iso(ts: float) -> str:
 
 
 def op_get_file_info(req: JSONDict) -> JSONDict:
+    """Size, type, permissions and times of a path."""
     path = req["path"]
     with file_errors(path):
         st = os.stat(resolve(path))
@@ -140,6 +148,7 @@ def op_get_file_info(req: JSONDict) -> JSONDict:
 
 
 def op_list_directory(req: JSONDict) -> list[JSONDict]:
+    """A directory's entries, sorted by name."""
     path = req["path"]
     with file_errors(path):
         real = resolve(path)
@@ -149,12 +158,14 @@ def op_list_directory(req: JSONDict) -> list[JSONDict]:
 
 
 def op_create_directory(req: JSONDict) -> None:
+    """Makes a directory and its parents; an existing one is fine."""
     path = req["path"]
     with file_errors(path):
         os.makedirs(resolve(path), exist_ok=True)
 
 
 def op_move_file(req: JSONDict) -> None:
+    """Moves a file, directory or link itself to a destination that does not exist."""
     src, dst = req["source"], req["destination"]
     with file_errors(src):
         real_src = resolve(src, follow=False)
@@ -172,6 +183,7 @@ def op_move_file(req: JSONDict) -> None:
 
 
 def op_delete_file(req: JSONDict) -> None:
+    """Deletes a file or link itself, or a directory with its contents."""
     path = req["path"]
     with file_errors(path):
         real = resolve(path, follow=False)
@@ -186,6 +198,7 @@ def op_delete_file(req: JSONDict) -> None:
 
 
 def op_edit_file(req: JSONDict) -> str:
+    """Replaces each old text's first occurrence in order; returns the unified diff."""
     import difflib
 
     path = req["path"]
@@ -237,6 +250,7 @@ def _walk(real: str, exclude: Sequence[str] = ()) -> Iterator[tuple[str, bool]]:
 
 
 def op_search_files(req: JSONDict) -> list[str]:
+    """Sandbox paths under a directory whose names match a glob."""
     path, pattern = req["path"], req["pattern"]
     exclude = list(req.get("exclude") or ())
     with file_errors(path):
@@ -255,6 +269,7 @@ SNAPSHOTS_LOCK = threading.Lock()
 
 
 def op_get_file_change(req: JSONDict) -> list[JSONDict]:
+    """Changes under a directory since the previous call for it (the first is a baseline)."""
     path = req["path"]
     with file_errors(path):
         real = resolve(path)

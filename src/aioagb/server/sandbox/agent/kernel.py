@@ -38,6 +38,7 @@ _RICH = (
 
 
 def mime_bundle(obj: object, main: bool) -> JSONDict:
+    """`obj`'s mime bundle: its repr, plus every `_repr_*_` it offers."""
     bundle: JSONDict = {"text/plain": repr(obj)}
     for mime, method in _RICH:
         fn = getattr(obj, method, None)
@@ -59,12 +60,15 @@ def mime_bundle(obj: object, main: bool) -> JSONDict:
 
 
 class KernelState:
+    """The session's python namespace and the rich results of the cell running now."""
+
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.results: list[JSONDict] = []
         self.namespace["display"] = self.display
 
     def display(self, *objs: object) -> None:
+        """`display(...)` in a cell: one bundle per object, not the main result."""
         for obj in objs:
             self.results.append(mime_bundle(obj, False))
 
@@ -90,6 +94,7 @@ class KernelState:
             print(f"could not render matplotlib figures: {exc!r}", file=sys.stderr)
 
     def run(self, code: str, count: int) -> JSONDict:
+        """Runs one cell (the value of a final expression is its main result); returns its reply."""
         import ast
 
         self.results = []

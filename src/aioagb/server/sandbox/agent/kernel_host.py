@@ -35,6 +35,7 @@ class Kernel:
         self.count = 0  # execution_count survives interrupts, not restarts
 
     def start(self) -> None:
+        """Starts the kernel process with its request and reply pipes."""
         import subprocess
 
         req_r, req_w = os.pipe()
@@ -66,6 +67,7 @@ class Kernel:
             CHILDREN.add(self.proc.pid)
 
     def stop(self) -> None:
+        """Kills the kernel's process group and closes its pipes (all state is lost)."""
         if self.proc is None:
             return
         kill_group(self.proc.pid)
@@ -133,31 +135,45 @@ class Kernel:
             got = pump_reply(streams, time.monotonic() + KILL_GRACE_S, self.rep_r, on_reply)
         if not got or eof[0]:
             drain(streams)
-            self.stop()
-            if timed_out:
-                msg = (
-                    f"TimeoutError: execution timed out after {timeout:g}s; the cell did not "
-                    "stop when interrupted, so the kernel was restarted and all state was lost"
-                )
-            else:
-                msg = "RuntimeError: the python kernel exited; it was restarted and state was lost"
-            res = _cell_failure(msg, started, out, err)
-            res["timed_out"] = timed_out
-            return res
-        result: JSONDict = json.loads(bytes(reply))
+            return self._lost(out, err, started=started, timeout=timeout, timed_out=timed_out)
+        result = json.loads(bytes(reply))
+        return _cell_result(result, out, err, started=started, timeout=timeout, timed_out=timed_out)
+
+    def _lost(
+        self, out: Capture, err: Capture, *, started: float, timeout: float, timed_out: bool
+    ) -> JSONDict:
+        """No reply: the kernel exited, or a timed-out cell ignored SIGINT. It is stopped
+        (the next cell starts a new one) and the cell fails with what it printed."""
+        self.stop()
         if timed_out:
-            result["error"] = (
-                f"TimeoutError: execution timed out after {timeout:g}s; the cell was "
-                "interrupted (the kernel and its state are kept)"
+            msg = (
+                f"TimeoutError: execution timed out after {timeout:g}s; the cell did not "
+                "stop when interrupted, so the kernel was restarted and all state was lost"
             )
-        result["stdout"] = [out.text()] if out.size or out.truncated else []
-        result["stderr"] = [err.text()] if err.size or err.truncated else []
-        if result.get("traceback"):
-            result["stderr"].append(result.pop("traceback"))
-        result["execution_time"] = time.monotonic() - started
-        result["timed_out"] = timed_out
-        result["truncated"] = out.truncated or err.truncated
-        return result
+        else:
+            msg = "RuntimeError: the python kernel exited; it was restarted and state was lost"
+        res = _cell_failure(msg, started, out, err)
+        res["timed_out"] = timed_out
+        return res
+
+
+def _cell_result(
+    result: JSONDict, out: Capture, err: Capture, *, started: float, timeout: float, timed_out: bool
+) -> JSONDict:
+    """The kernel's reply, completed with the cell's output (traceback last), time and flags."""
+    if timed_out:
+        result["error"] = (
+            f"TimeoutError: execution timed out after {timeout:g}s; the cell was "
+            "interrupted (the kernel and its state are kept)"
+        )
+    result["stdout"] = [out.text()] if out.size or out.truncated else []
+    result["stderr"] = [err.text()] if err.size or err.truncated else []
+    if result.get("traceback"):
+        result["stderr"].append(result.pop("traceback"))
+    result["execution_time"] = time.monotonic() - started
+    result["timed_out"] = timed_out
+    result["truncated"] = out.truncated or err.truncated
+    return result
 
 
 def _cell_failure(

@@ -20,6 +20,7 @@ from .jsonlines import JSONDict
 # The agent starts with every session's first call, so subprocess is imported where it is
 # used: a few ms less of its start (docs/benchmarks.md).
 if TYPE_CHECKING:
+    import subprocess
     from typing import Any
 
 SHELL_TIMEOUT_EXIT_CODE = 124
@@ -35,6 +36,7 @@ class Capture:
         self.truncated = False
 
     def feed(self, data: bytes) -> None:
+        """Keeps what fits under the cap; notes the rest as truncated."""
         room = self.cap - self.size
         if room > 0:
             self.parts.append(data[:room])
@@ -43,6 +45,7 @@ class Capture:
             self.truncated = True
 
     def text(self) -> str:
+        """The kept output as text, with a truncation marker when some was dropped."""
         out = b"".join(self.parts).decode("utf-8", errors="replace")
         if self.truncated:
             out += f"\n[... output truncated at {self.cap} bytes ...]\n"
@@ -105,6 +108,7 @@ def pump_reply(
 
 
 def drain(streams: dict[int, Capture]) -> None:
+    """Reads whatever the pipes hold now, without waiting."""
     for fd, cap in streams.items():
         while True:
             try:
@@ -120,6 +124,7 @@ def drain(streams: dict[int, Capture]) -> None:
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signals a whole process group; a group that is gone already is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
@@ -151,6 +156,8 @@ def run_process(
     env: dict[str, str],
     stdin_data: bytes | None = None,
 ) -> JSONDict:
+    """Runs `argv` in its own process group until it ends or `timeout`; its output, exit code and
+    whether it timed out."""
     import subprocess
 
     try:
@@ -173,38 +180,43 @@ def run_process(
             writer = threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin_data))
             writer.daemon = True
             writer.start()
-        assert proc.stdout is not None and proc.stderr is not None
-        out, err = Capture(CONFIG.max_output), Capture(CONFIG.max_output)
-        streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-        deadline = time.monotonic() + timeout
-        finished = pump_process(streams, deadline, proc)
-        timed_out = False
-        if not finished:
-            # Still running at the deadline: the command, or something it started that still
-            # holds its output open. Both end here; a background job meant to outlive the call
-            # must redirect its output (`cmd > log 2>&1 &`).
-            timed_out = proc.poll() is None
-            kill_group(proc.pid)
-            drain(streams)
-        code = proc.wait()
-        if not finished:
-            wait_group_gone(proc.pid, GROUP_EXIT_TIMEOUT_S)  # after reaping the leader
-        proc.stdout.close()
-        proc.stderr.close()
-        if timed_out:
-            code = SHELL_TIMEOUT_EXIT_CODE
-        elif code < 0:
-            code = 128 - code  # killed by a signal: the shell convention
-        return {
-            "stdout": out.text(),
-            "stderr": err.text(),
-            "exit_code": code,
-            "timed_out": timed_out,
-            "truncated": out.truncated or err.truncated,
-        }
+        return _collect(proc, timeout)
     finally:
         with CHILDREN_LOCK:
             CHILDREN.discard(proc.pid)
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: float) -> JSONDict:
+    """Pumps the process's output until it ends, or kills its group at the deadline."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = Capture(CONFIG.max_output), Capture(CONFIG.max_output)
+    streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    deadline = time.monotonic() + timeout
+    finished = pump_process(streams, deadline, proc)
+    timed_out = False
+    if not finished:
+        # Still running at the deadline: the command, or something it started that still
+        # holds its output open. Both end here; a background job meant to outlive the call
+        # must redirect its output (`cmd > log 2>&1 &`).
+        timed_out = proc.poll() is None
+        kill_group(proc.pid)
+        drain(streams)
+    code = proc.wait()
+    if not finished:
+        wait_group_gone(proc.pid, GROUP_EXIT_TIMEOUT_S)  # after reaping the leader
+    proc.stdout.close()
+    proc.stderr.close()
+    if timed_out:
+        code = SHELL_TIMEOUT_EXIT_CODE
+    elif code < 0:
+        code = 128 - code  # killed by a signal: the shell convention
+    return {
+        "stdout": out.text(),
+        "stderr": err.text(),
+        "exit_code": code,
+        "timed_out": timed_out,
+        "truncated": out.truncated or err.truncated,
+    }
 
 
 def _feed_stdin(pipe: Any, data: bytes) -> None:
@@ -215,6 +227,7 @@ def _feed_stdin(pipe: Any, data: bytes) -> None:
 
 
 def shell_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The session's environment, plus the call's own variables."""
     env = dict(CONFIG.env)
     if extra:
         env.update(extra)
@@ -222,6 +235,7 @@ def shell_env(extra: dict[str, str] | None) -> dict[str, str]:
 
 
 def op_shell(req: JSONDict) -> JSONDict:
+    """`/bin/sh -c command` in a directory of the sandbox."""
     cwd_arg = req.get("cwd") or WORKSPACE
     try:
         cwd = resolve(cwd_arg)
@@ -238,6 +252,7 @@ def op_shell(req: JSONDict) -> JSONDict:
 
 
 def op_javascript(req: JSONDict) -> JSONDict:
+    """One node process for a javascript cell; the reply has run_code's shape."""
     if not CONFIG.node:
         raise Unavailable("javascript is not available on this server (node is not installed)")
     started = time.monotonic()

@@ -19,6 +19,7 @@ from .processes import CHILDREN, CHILDREN_LOCK, kill_group, op_javascript, op_sh
 
 
 def op_run_code(req: JSONDict) -> JSONDict:
+    """A cell: python on the session's kernel, javascript on node."""
     language = req["language"]
     if language == "python":
         return KERNEL.execute(req["code"], float(req["timeout"]))
@@ -47,12 +48,14 @@ OUT_LOCK = threading.Lock()
 
 
 def reply(msg: JSONDict) -> None:
+    """Writes one reply line to stdout (whole, however many threads reply at once)."""
     data = json_line(msg)
     with OUT_LOCK:
         write_all(1, data)
 
 
 def serve_one(req: JSONDict) -> None:
+    """Runs one request and replies, with a result or with the kind of its failure."""
     rid = req.get("id")
     try:
         op = OPS.get(str(req.get("op")))
@@ -69,6 +72,7 @@ def serve_one(req: JSONDict) -> None:
 
 
 def shutdown() -> None:
+    """Kills the kernel and every process group the agent started, then exits."""
     KERNEL.stop()
     with CHILDREN_LOCK:
         groups = list(CHILDREN)
@@ -78,6 +82,7 @@ def shutdown() -> None:
 
 
 def agent_main(config: JSONDict) -> None:
+    """Confines the agent, says it is ready, then serves stdin's requests until it closes."""
     CONFIG.load(config)
     confine_self(CONFIG)
     signal.signal(signal.SIGTERM, lambda *_: shutdown())
