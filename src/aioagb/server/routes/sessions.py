@@ -8,13 +8,8 @@ import json
 from aiohttp import web
 
 from ... import _protocol as p
-from ..envelope import (
-    CODE_IMAGE_NOT_FOUND,
-    ApiError,
-    bad_request,
-    not_on_agb_local,
-)
-from ..images import image_kind
+from ..envelope import bad_request, not_on_agb_local
+from ..images import requested_image
 from ..params import optional, optional_int, parse_json_object, query_int, string_map
 from ..registry import SessionRecord
 from ..state import Call
@@ -50,11 +45,7 @@ def _session_data(call: Call, record: SessionRecord) -> dict[str, object]:
 
 async def create_session(call: Call) -> web.Response:
     """`/mcp/createSession` (§3.1): checks the image, labels and idle timeout; makes the session."""
-    image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
-    if not image_id:
-        raise bad_request("imageId is required")
-    if image_kind(image_id) is None:
-        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    image_id = requested_image(call.query)
     labels: dict[str, str] = {}
     raw_labels = optional(call.body, p.B_LABELS, str, "body")
     if raw_labels:

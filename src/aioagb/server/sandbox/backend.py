@@ -392,7 +392,7 @@ class LocalBackend:
 
     def _python(self) -> str:
         if self._venv is None:
-            return SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else _host_python()
+            return self._python_for_agent()
         if self.mode == "bwrap":
             return f"{VENV_DIR}/bin/python"
         return str(self._venv / "bin" / "python")

@@ -7,9 +7,9 @@ import json
 from aiohttp import web
 
 from ... import _protocol as p
-from ..envelope import CODE_IMAGE_NOT_FOUND, CODE_TOOL_NOT_FOUND, ApiError, bad_request
+from ..envelope import CODE_TOOL_NOT_FOUND, ApiError
 from ..envelope import not_on_agb_local as not_available
-from ..images import image_kind
+from ..images import requested_image
 from ..params import parse_json_object, required, required_text
 from ..state import Call
 from .table import TOOLS, ToolInvocation, call_tool
@@ -17,11 +17,7 @@ from .table import TOOLS, ToolInvocation, call_tool
 
 async def list_tools(call: Call) -> web.Response:
     """`/mcp/listTools` (§3.12): the tool table's descriptions, for a known image."""
-    image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
-    if not image_id:
-        raise bad_request("imageId is required")
-    if image_kind(image_id) is None:
-        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    requested_image(call.query)
     # Every accepted image is served as a code space, so each offers the same tools.
     described = [tool.describe() for tool in TOOLS.values()]
     # §3.12: `data` is a JSON *string*; an actual array reads as "no tools" to the client.
