@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aioagb.server.sandbox import CodeOutcome, SandboxUnavailable, ShellOutcome
+from aioagb.server.sandbox import CodeRun, SandboxUnavailable, ShellOutcome
 
 
 class NullSandbox:
@@ -22,9 +22,9 @@ class NullSandbox:
     def session_id(self) -> str:
         return self._session_id
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeOutcome:
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
         self._count += 1
-        return CodeOutcome(
+        return CodeRun(
             stdout=[],
             stderr=[],
             results=[{"text/plain": "2", "isMainResult": True}],

@@ -1,8 +1,8 @@
 """Test-wide configuration.
 
 `anyio_mode = "auto"` (pyproject) hands every `async def` test to anyio's pytest plugin; this
-fixture pins the backend to asyncio: aioresponses patches aiohttp on asyncio, and AGB Local is
-an aiohttp server, so asyncio is the one backend the suite needs.
+fixture pins the backend to asyncio: AGB Local is an aiohttp server and the SDK's default
+transport is aiohttp's client, so asyncio is the one backend the suite needs.
 """
 
 from __future__ import annotations

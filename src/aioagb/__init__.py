@@ -6,20 +6,22 @@ objects; the async-native API (`agb.session()`, `open_session`, `aclose`, the po
 helpers) raises `aioagb.errors` exceptions. See `aioagb.errors` for the rule in full.
 """
 
-__version__ = "0.1.0.dev0"
-
 import logging as _logging
 
-from ._batch import BatchFailure, BatchResult
 from ._hooks import Hooks, RequestEvent, RetryEvent, SessionEvent
-from ._listing import SessionInfo
+from ._many.batch import BatchResult
+from ._many.listing import SessionInfo
+from ._many.pool import PoolStats, SessionPool
 from ._retry import RetryPolicy
+from ._version import __version__
 from .client import AsyncAGB
 from .errors import (
     AGBError,
     AuthenticationError,
+    BatchFailure,
     ClientClosedError,
     ConfigurationError,
+    ConnectError,
     InvalidArgumentError,
     NotFoundError,
     PoolClosedError,
@@ -59,8 +61,15 @@ from .models import (
     SessionResult,
     SessionStatusResult,
 )
-from .pool import PoolStats, SessionPool
+from .modules import Code, CodeModule, Command, CommandModule, FileSystem
 from .session import AsyncSession
+from .transports import (
+    AiohttpTransport,
+    MockTransport,
+    Transport,
+    TransportRequest,
+    TransportResponse,
+)
 
 # A library leaves logging to the application: without these, Python's last-resort handler
 # prints aioagb's and stamina's (retry) warnings to stderr when nothing is configured.
@@ -69,6 +78,7 @@ for _name in ("aioagb", "stamina"):
 
 __all__ = [
     "AGBError",
+    "AiohttpTransport",
     "AsyncAGB",
     "AsyncSession",
     "AuthenticationError",
@@ -77,9 +87,14 @@ __all__ = [
     "BinaryFileContentResult",
     "BoolResult",
     "ClientClosedError",
+    "Code",
     "CodeExecutionResult",
+    "CodeModule",
+    "Command",
+    "CommandModule",
     "CommandResult",
     "ConfigurationError",
+    "ConnectError",
     "CreateSessionParams",
     "DeleteResult",
     "DirectoryListResult",
@@ -90,6 +105,7 @@ __all__ = [
     "FileContentResult",
     "FileInfoResult",
     "FileSearchResult",
+    "FileSystem",
     "GetSessionData",
     "GetSessionResult",
     "Hooks",
@@ -97,6 +113,7 @@ __all__ = [
     "McpTool",
     "McpToolResult",
     "McpToolsResult",
+    "MockTransport",
     "MultipleFileContentResult",
     "NotFoundError",
     "OperationResult",
@@ -119,6 +136,9 @@ __all__ = [
     "SessionResult",
     "SessionStatusResult",
     "ToolError",
+    "Transport",
     "TransportError",
+    "TransportRequest",
+    "TransportResponse",
     "__version__",
 ]

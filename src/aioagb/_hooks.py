@@ -17,7 +17,8 @@ from typing import TypeVar
 
 import attrs
 
-from ._wire import Reply, Request
+from ._protocol.replies import Reply
+from ._protocol.requests import ApiRequest
 from .errors import AGBError
 
 logger = logging.getLogger("aioagb")
@@ -161,14 +162,14 @@ class Observer:
         )
         self._emit(self.hooks.on_session_deleted, event)
 
-    def attempts(self, request: Request) -> AttemptTracker:
+    def attempts(self, request: ApiRequest) -> AttemptTracker:
         return AttemptTracker(self, request)
 
 
 class AttemptTracker:
     """Times each attempt of one request; reports it, and the retry that follows a failure."""
 
-    def __init__(self, observer: Observer, request: Request) -> None:
+    def __init__(self, observer: Observer, request: ApiRequest) -> None:
         self._observer = observer
         self._request = request
         self._last_failure = ""

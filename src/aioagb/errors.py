@@ -21,11 +21,10 @@ text here: messages are built from server replies and our own words only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import copy
+from collections.abc import Mapping, Sequence
 
-if TYPE_CHECKING:
-    from ._batch import BatchFailure
+import attrs
 
 
 class AGBError(Exception):
@@ -38,15 +37,27 @@ class AGBError(Exception):
         request_id: str = "",
         code: str = "",
         http_status: int | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.code = code
         self.http_status = http_status
+        # What the server said beyond the error text (a command's exit code and output, a
+        # status reply's fields): the seed-parity result of the failed call carries them.
+        self.details: Mapping[str, object] = dict(details or {})
+
+    def prefixed(self, prefix: str) -> AGBError:
+        """This error with `prefix` in front of its message (for context such as "Failed to
+        get session s-1: "); the same type, fields and cause."""
+        error = copy.copy(self)
+        error.message = prefix + self.message
+        error.args = (error.message,)
+        return error
 
     def __str__(self) -> str:
-        details = [
+        parts = [
             f"{name}={value}"
             for name, value in (
                 ("code", self.code),
@@ -55,7 +66,7 @@ class AGBError(Exception):
             )
             if value
         ]
-        return f"{self.message} ({', '.join(details)})" if details else self.message
+        return f"{self.message} ({', '.join(parts)})" if parts else self.message
 
 
 class ConfigurationError(AGBError):
@@ -72,6 +83,10 @@ class ClientClosedError(AGBError):
 
 class TransportError(AGBError):
     """The request did not get an HTTP answer: connection refused, reset, or dropped."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened: the request certainly did not reach the server."""
 
 
 class RequestTimeoutError(TransportError):
@@ -104,8 +119,11 @@ class RateLimitedError(APIError):
         code: str = "",
         http_status: int | None = 429,
         retry_after: float | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, request_id=request_id, code=code, http_status=http_status)
+        super().__init__(
+            message, request_id=request_id, code=code, http_status=http_status, details=details
+        )
         self.retry_after = retry_after
 
 
@@ -132,8 +150,11 @@ class SessionDeleteError(SessionError):
         request_id: str = "",
         code: str = "",
         http_status: int | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, request_id=request_id, code=code, http_status=http_status)
+        super().__init__(
+            message, request_id=request_id, code=code, http_status=http_status, details=details
+        )
         self.session_id = session_id
 
 
@@ -141,17 +162,36 @@ class ToolError(SessionError):
     """A tool call (code, command, file) failed in the async-native API."""
 
 
+@attrs.frozen(slots=True)
+class BatchFailure:
+    """One failed creation of a batch: which one (`index` of the `count`) and why."""
+
+    index: int
+    error: Exception
+
+
 class SessionBatchError(SessionError):
-    """An all-or-nothing batch failed; every session it had created was deleted.
+    """An all-or-nothing batch failed, and the sessions it had created were cleaned up.
 
     `failures` lists each failed creation (`.index`, `.error`); `errors` holds just the
     exceptions, for callers that prefer to re-raise them as an `ExceptionGroup`.
+    `deleted` holds the ids of the sessions the batch created and then deleted;
+    `not_deleted` the ids whose delete failed too: those may still exist on the server.
     """
 
-    def __init__(self, message: str, failures: Sequence[BatchFailure]) -> None:
+    def __init__(
+        self,
+        message: str,
+        failures: Sequence[BatchFailure],
+        *,
+        deleted: Sequence[str] = (),
+        not_deleted: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.failures = tuple(failures)
         self.errors = tuple(f.error for f in failures)
+        self.deleted = tuple(deleted)
+        self.not_deleted = tuple(not_deleted)
 
 
 class PoolClosedError(AGBError):

@@ -85,12 +85,19 @@ class BoolResult(ApiResponse):
 
 @attrs.frozen(slots=True)
 class GetSessionData:
+    """What `getSession` says about a session (§3.2). `link_url`, `ws_url`, `token` and
+    `tool_list` (raw JSON text) are its second channels, empty when the server has none."""
+
     session_id: str = ""
     app_instance_id: str = ""
     resource_id: str = ""
     resource_url: str = ""
     status: str = ""
     success: bool = False
+    link_url: str = ""
+    ws_url: str = ""
+    token: str = ""
+    tool_list: str = ""
 
 
 @attrs.frozen(slots=True, kw_only=True)

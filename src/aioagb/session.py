@@ -10,16 +10,19 @@ Invalid arguments raise `InvalidArgumentError` everywhere, before anything is se
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import attrs
+import anyio
 
 from . import _protocol as p
 from . import _validate as v
-from . import _wire as wire
-from ._modules import CodeModule, CommandModule, FileSystem
-from .errors import AGBError, SessionDeleteError, ToolError
+from ._protocol import requests as rq
+from ._protocol.replies import Reply, labels_from, reply_error, tool_list_entries, tool_list_from
+from ._results import seed
+from .errors import AGBError, SessionDeleteError
 from .models import (
     DeleteResult,
     EnhancedCodeExecutionResult,
@@ -29,30 +32,27 @@ from .models import (
     OperationResult,
     SessionStatusResult,
 )
+from .modules import Code, Command, FileSystem
+from .modules._channel import SessionChannel
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ._lifecycle import Lifecycle
     from .client import AsyncAGB
 
-# Label keys the SDK puts on sessions it creates (see _orphans); hidden from get_labels().
+logger = logging.getLogger("aioagb")
+
+# Label keys the SDK puts on sessions it creates (see _many.orphans); hidden from get_labels().
 SDK_LABEL_PREFIX = "aioagb-"
 
 
-@attrs.frozen(slots=True)
-class ToolCall:
-    """The outcome of one `POST /mcp`, before a module reads its payload."""
-
-    ok: bool
-    text: str | None
-    error_message: str
-    request_id: str
-    exception: AGBError | None
-    is_tool_error: bool
-
-
 class AsyncSession:
-    """A handle on one session. Cheap: holds ids and a reference to its client."""
+    """A handle on one session. Cheap: holds ids and a reference to its client.
+
+    `AsyncSession(agb, session_id)` makes a handle on an existing session, as the official
+    `Session(agb, session_id)` does; `agb.get(session_id)` also fetches its details.
+    """
 
     def __init__(
         self,
@@ -63,6 +63,10 @@ class AsyncSession:
         resource_url: str = "",
         app_instance_id: str = "",
         resource_id: str = "",
+        link_url: str = "",
+        ws_url: str = "",
+        token: str = "",
+        tool_list: str = "",
     ) -> None:
         self.agb = agb
         self.session_id = v.check_session_id(session_id)
@@ -70,42 +74,58 @@ class AsyncSession:
         self.resource_url = resource_url
         self.app_instance_id = app_instance_id
         self.resource_id = resource_id
-        self.code = CodeModule(self)
-        self.command = CommandModule(self)
-        self.file = FileSystem(self)
+        self.link_url = link_url
+        self.ws_url = ws_url
+        self.token = token
+        self.tool_list: list[McpTool] = [
+            McpTool(name=name, server=server) for name, server in tool_list_entries(tool_list)
+        ]
+        self._lifecycle: Lifecycle = agb.lifecycle
+        self._channel = SessionChannel(self._lifecycle.engine, self.session_id)
+        self.code = Code(self._channel)
+        self.command = Command(self._channel)
+        self.file = FileSystem(self._channel)
         self._deleted = False
 
     def __repr__(self) -> str:
         return f"AsyncSession(session_id={self.session_id!r}, image_id={self.image_id!r})"
 
-    # The seed's accessor names.
+    @property
+    def gone(self) -> bool:
+        """Whether a call found the session gone: answered "session not found", or its
+        connection could not be made or was lost. A pool retires such a session at once."""
+        return self._channel.gone_reason is not None
+
     def get_session_id(self) -> str:
+        """The session id (the official accessor)."""
         return self.session_id
+
+    def get_link_url(self) -> str:
+        """The session's LinkUrl, when the server gave one (the official accessor)."""
+        return self.link_url
+
+    def get_token(self) -> str:
+        """The session's access token for its second channels (the official accessor)."""
+        return self.token
 
     async def run_code(
         self, code: str, language: str, timeout_s: int = p.DEFAULT_CODE_TIMEOUT_S
     ) -> EnhancedCodeExecutionResult:
-        """The seed's name for `session.code.run`."""
+        """The same as `session.code.run`."""
         return await self.code.run(code, language, timeout_s=timeout_s)
 
     # --- seed-parity session operations ------------------------------------------------------
 
     async def info(self) -> OperationResult[dict[str, object]]:
         """`POST /mcp/getMcpResource`: session id and resource URL (success = HTTP 200, §3.11)."""
-        reply = await self.agb._attempt(wire.get_mcp_resource(self.session_id))
-        if isinstance(reply, AGBError):
-            return OperationResult(
-                request_id=reply.request_id, error_message=reply.message, exception=reply
-            )
+        return await seed(OperationResult, self._info())
+
+    async def _info(self) -> OperationResult[dict[str, object]]:
+        reply = await self._channel.send(rq.get_mcp_resource(self.session_id))
         data = reply.data_object()
         if reply.status != 200 or not data:
             message = _resource_error(reply) if reply.status != 200 else ""
-            message = message or "No resource data found in response"
-            return OperationResult(
-                request_id=reply.request_id,
-                error_message=message,
-                exception=wire.reply_error(reply, message),
-            )
+            raise reply_error(reply, message or "No resource data found in response")
         result: dict[str, object] = {
             "session_id": data.get("sessionId", ""),
             "resource_url": data.get("resourceUrl", ""),
@@ -124,78 +144,74 @@ class AsyncSession:
         return OperationResult(request_id=reply.request_id, success=True, data=result)
 
     async def get_status(self) -> SessionStatusResult:
-        reply = await self.agb._attempt(wire.get_session_status(self.session_id))
-        if isinstance(reply, AGBError):
-            return SessionStatusResult(
-                request_id=reply.request_id, error_message=reply.message, exception=reply
-            )
+        """`POST /mcp/getSessionInfo`: the session's status (`RUNNING`, `FINISH`, ...); a
+        released session fails with a not-found error (§3.3)."""
+        return await seed(SessionStatusResult, self._get_status())
+
+    async def _get_status(self) -> SessionStatusResult:
+        reply = await self._channel.send(rq.get_session_status(self.session_id))
+        if not reply.success:
+            error = reply_error(reply, reply.error_text("Unknown error"))
+            error.details = {"http_status_code": reply.http_status_code, "code": reply.code}
+            raise error
         data = reply.data_object()
         status = data.get("status") or data.get("Status") or ""
-        ok = reply.success
-        message = "" if ok else reply.error_text("Unknown error")
         return SessionStatusResult(
             request_id=reply.request_id,
-            success=ok,
-            error_message=message,
+            success=True,
+            status=str(status),
             http_status_code=reply.http_status_code,
             code=reply.code,
-            status=str(status),
-            exception=None if ok else wire.reply_error(reply, message),
         )
 
     async def keep_alive(self) -> OperationResult[None]:
         """Restart the idle-release timer (`POST /mcp/refreshSessionIdleTime`)."""
-        request = wire.keep_alive(self.session_id)
-        return await self.agb._operation(request, "HTTP {status} error", exactly_200=True)
+        request = rq.keep_alive(self.session_id)
+        return await seed(OperationResult, self._ok(request, "HTTP {status} error", True))
 
     async def set_labels(self, labels: Mapping[str, str]) -> OperationResult[None]:
         """Replace the session's whole label set (`POST /sdk/SetLabel`, §3.5)."""
         checked = v.check_labels(labels, allow_empty=False)
-        return await self.agb._operation(wire.set_labels(self.session_id, checked), "Unknown error")
+        request = rq.set_labels(self.session_id, checked)
+        return await seed(OperationResult, self._ok(request, "Unknown error", False))
+
+    async def _ok(
+        self, request: rq.ApiRequest, fallback: str, exactly_200: bool
+    ) -> OperationResult[None]:
+        reply = await self._channel.expect(request, fallback, exactly_200=exactly_200)
+        return OperationResult(request_id=reply.request_id, success=True)
 
     async def get_labels(self) -> OperationResult[dict[str, str]]:
         """The session's labels; the SDK's own `aioagb-*` bookkeeping labels are left out."""
-        reply = await self.agb._attempt(wire.get_labels(self.session_id))
-        if isinstance(reply, AGBError):
-            return OperationResult(
-                request_id=reply.request_id, error_message=reply.message, exception=reply
-            )
-        if not (reply.status == 200 and reply.success):  # exactly 200 (§3.6)
-            message = reply.error_text(f"HTTP {reply.status} error")
-            return OperationResult(
-                request_id=reply.request_id,
-                error_message=message,
-                exception=wire.reply_error(reply, message),
-            )
+        return await seed(OperationResult, self._get_labels())
+
+    async def _get_labels(self) -> OperationResult[dict[str, str]]:
+        request = rq.get_labels(self.session_id)
+        reply = await self._channel.expect(request, "HTTP {status} error", exactly_200=True)
         labels = {
-            k: val
-            for k, val in wire.labels_from(reply).items()
-            if not k.startswith(SDK_LABEL_PREFIX)
+            k: val for k, val in labels_from(reply).items() if not k.startswith(SDK_LABEL_PREFIX)
         }
         return OperationResult(request_id=reply.request_id, success=True, data=labels)
 
     async def delete(self) -> DeleteResult:
         """Release the session and wait until the server reports it gone (§3.7)."""
-        result = await self.agb._delete_session(self.session_id)
-        if result.success:
-            self._deleted = True
-        return result
+        return await seed(DeleteResult, self._delete())
+
+    async def _delete(self) -> DeleteResult:
+        request_id = await self._lifecycle.delete(self.session_id)
+        self._deleted = True
+        return DeleteResult(request_id=request_id, success=True)
 
     async def list_mcp_tools(self, image_id: str | None = None) -> McpToolsResult:
+        """The tools the session's image offers (`POST /mcp/listTools`, §3.12). Sessions made
+        by `create` know their image; for others, pass `image_id`."""
         image = image_id if image_id is not None else self.image_id
         image = v.check_text("image_id (this session was not created here, pass it)", image)
-        reply = await self.agb._attempt(wire.list_tools(image))
-        if isinstance(reply, AGBError):
-            return McpToolsResult(
-                request_id=reply.request_id, error_message=reply.message, exception=reply
-            )
-        if not (reply.status == 200 and reply.success):
-            message = reply.error_text("API request failed")
-            return McpToolsResult(
-                request_id=reply.request_id,
-                error_message=message,
-                exception=wire.reply_error(reply, message),
-            )
+        return await seed(McpToolsResult, self._list_mcp_tools(image))
+
+    async def _list_mcp_tools(self, image: str) -> McpToolsResult:
+        request = rq.list_tools(image)
+        reply = await self._channel.expect(request, "API request failed", exactly_200=True)
         tools = [
             McpTool(
                 name=str(item.get("name", "")),
@@ -206,16 +222,24 @@ class AsyncSession:
                 server=str(item.get("server", "")),
                 tool=str(item.get("tool", "")),
             )
-            for item in wire.tool_list_from(reply)
+            for item in tool_list_from(reply)
         ]
         return McpToolsResult(request_id=reply.request_id, success=True, tools=tools)
 
     async def call_mcp_tool(
-        self, tool_name: str, args: Mapping[str, object], *, timeout: float | None = None
+        self,
+        tool_name: str,
+        args: Mapping[str, object],
+        read_timeout: int | None = None,
+        connect_timeout: int | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a request timeout, sent nowhere
     ) -> McpToolResult:
         """Call any tool by name; `data` is the raw payload text (§4.6).
 
-        `timeout` is this request's timeout in seconds (default: the client's).
+        `read_timeout` and `connect_timeout` are the official per-call timeouts in
+        milliseconds (each at least 1 s); this request waits for their sum. `timeout` is the
+        same bound in seconds. Without them, the client's request timeout applies.
         """
         name = v.check_text("tool_name", tool_name)
         if not isinstance(args, Mapping):
@@ -224,16 +248,14 @@ class AsyncSession:
             json.dumps(dict(args), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise v.fail(f"args must be JSON-serialisable: {exc}") from None
-        if timeout is not None:
-            v.check_seconds("timeout", timeout)
-        call = await self._call_tool(name, args, idempotent=False, timeout=timeout)
-        return McpToolResult(
-            request_id=call.request_id,
-            success=call.ok,
-            data=call.text,
-            error_message=call.error_message,
-            exception=call.exception,
-        )
+        bound = _call_timeout(read_timeout, connect_timeout, timeout)
+        return await seed(McpToolResult, self._call_mcp_tool(name, args, bound))
+
+    async def _call_mcp_tool(
+        self, name: str, args: Mapping[str, object], request_timeout: float | None
+    ) -> McpToolResult:
+        answer = await self._channel.call(name, args, idempotent=False, timeout=request_timeout)
+        return McpToolResult(request_id=answer.request_id, success=True, data=answer.text)
 
     # --- async-native ------------------------------------------------------------------------
 
@@ -241,15 +263,15 @@ class AsyncSession:
         """Delete the session; raises `SessionDeleteError` if it could not be. Idempotent."""
         if self._deleted:
             return
-        result = await self.delete()
-        if not result.success:
-            cause = result.exception
+        try:
+            await self._delete()
+        except AGBError as cause:
             raise SessionDeleteError(
-                f"Could not delete session {self.session_id}: {result.error_message}",
+                f"Could not delete session {self.session_id}: {cause.message}",
                 session_id=self.session_id,
-                request_id=result.request_id,
-                code=cause.code if cause else "",
-                http_status=cause.http_status if cause else None,
+                request_id=cause.request_id,
+                code=cause.code,
+                http_status=cause.http_status,
             ) from cause
 
     async def __aenter__(self) -> AsyncSession:
@@ -261,46 +283,51 @@ class AsyncSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.agb._close_session(self, exc)
+        """Delete the session on every way out: shielded from cancellation and bounded by
+        the client's `cleanup_timeout`. The body's exception propagates unchanged, a failed
+        delete attached to it as a note; without one, a failed delete raises
+        `SessionDeleteError`."""
+        await self._close_after(exc)
 
-    # --- the tool call every module uses -----------------------------------------------------
-
-    async def _call_tool(
-        self,
-        name: str,
-        args: Mapping[str, object],
-        *,
-        idempotent: bool,
-        timeout: float | None = None,
-    ) -> ToolCall:
-        request = wire.call_tool(self.session_id, name, args, idempotent=idempotent)
-        reply = await self.agb._attempt(request, request_timeout=timeout)
-        if isinstance(reply, AGBError):
-            return ToolCall(False, None, reply.message, reply.request_id, reply, False)
-        outcome = wire.tool_reply(reply)
-        exception: AGBError | None = None
-        if not outcome.ok:
-            exception = (
-                ToolError(
-                    outcome.error_message,
-                    request_id=reply.request_id,
-                    code=reply.code,
-                    http_status=reply.status,
-                )
-                if outcome.is_tool_error
-                else wire.reply_error(reply, outcome.error_message)
+    async def _close_after(self, body_error: BaseException | None) -> None:
+        """`__aexit__`'s work: delete the session after a body that raised `body_error`."""
+        failure: AGBError | None = None
+        bound = self._lifecycle.timeouts.cleanup
+        with anyio.move_on_after(bound, shield=True) as scope:
+            try:
+                await self.aclose()
+            except AGBError as exc:
+                failure = exc
+        if scope.cancelled_caught:
+            failure = SessionDeleteError(
+                f"Deleting session {self.session_id} took longer than {bound:g} s; "
+                "it may still exist",
+                session_id=self.session_id,
             )
-        return ToolCall(
-            outcome.ok,
-            outcome.text,
-            outcome.error_message,
-            reply.request_id,
-            exception,
-            outcome.is_tool_error,
-        )
+        if failure is None:
+            return
+        if body_error is None:
+            raise failure
+        logger.warning("could not delete session %s: %s", self.session_id, failure)
+        add_note(body_error, f"aioagb: deleting session {self.session_id} failed: {failure}")
 
 
-def _resource_error(reply: wire.Reply) -> str:
+def _call_timeout(
+    read_timeout: int | None, connect_timeout: int | None, timeout: float | None
+) -> float | None:
+    """The request timeout of `call_mcp_tool`, in seconds (None: the client's)."""
+    if timeout is not None:
+        return v.check_seconds("timeout", timeout)
+    if read_timeout is None and connect_timeout is None:
+        return None
+    total = 0.0
+    for name, value in (("read_timeout", read_timeout), ("connect_timeout", connect_timeout)):
+        if value is not None:
+            total += max(1000, v.check_positive_int(name, value)) / 1000  # at least 1 s each
+    return total
+
+
+def _resource_error(reply: Reply) -> str:
     """getMcpResource's error text for a non-200 answer, in the official order (§3.11)."""
     if reply.field(p.KEY_SUCCESS) is not True:
         return reply.message or "API request failed"
@@ -308,3 +335,11 @@ def _resource_error(reply: wire.Reply) -> str:
     if data.get("isError") is True:
         return str(data.get("errMsg") or "Resource retrieval failed")
     return "Failed to get MCP resource"
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """`error.add_note(note)`, also on Python 3.10."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        setattr(error, "__notes__", [*getattr(error, "__notes__", []), note])  # noqa: B010

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aioagb import AsyncAGB, RetryPolicy
-from aioagb._transport import AiohttpTransport
-from aioagb._wire import Reply, Request
+from aioagb import AiohttpTransport, AsyncAGB, RetryPolicy, TransportRequest, TransportResponse
 from aioagb.server import LocalServer, ServerConfig
 from aioagb.server.faults import FaultPlan
 
@@ -22,11 +20,9 @@ class CountingTransport(AiohttpTransport):
         super().__init__()
         self.sent: dict[str, int] = {}
 
-    async def send(
-        self, request: Request, url: str, headers: Mapping[str, str], timeout: float
-    ) -> Reply:
+    async def send(self, request: TransportRequest) -> TransportResponse:
         self.sent[request.operation] = self.sent.get(request.operation, 0) + 1
-        return await super().send(request, url, headers, timeout)
+        return await super().send(request)
 
 
 @asynccontextmanager

@@ -6,8 +6,7 @@ import anyio
 import pytest
 from concurrency_helpers import IMAGE, client_for, local_server
 
-from aioagb import AsyncAGB, CreateSessionParams, InvalidArgumentError
-from aioagb._batch import SessionBatchError
+from aioagb import AsyncAGB, CreateSessionParams, InvalidArgumentError, SessionBatchError
 
 PARAMS = CreateSessionParams(image_id=IMAGE, labels={"test": "batch"})
 
@@ -72,12 +71,12 @@ async def test_concurrency_is_never_exceeded() -> None:
     in_flight = peak = 0
 
     class Watching(AsyncAGB):
-        async def _create(self, params: CreateSessionParams):  # type: ignore[no-untyped-def]
+        async def open_session(self, params: CreateSessionParams):  # type: ignore[no-untyped-def]
             nonlocal in_flight, peak
             in_flight += 1
             peak = max(peak, in_flight)
             try:
-                return await super()._create(params)
+                return await super().open_session(params)
             finally:
                 in_flight -= 1
 

@@ -17,15 +17,21 @@ import random
 import secrets
 import sys
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
 import attrs
 
-from aioagb import AsyncAGB, CreateSessionParams, RetryPolicy, SessionPool, TransportError
-from aioagb._transport import AiohttpTransport
-from aioagb._wire import Reply, Request
+from aioagb import (
+    AiohttpTransport,
+    AsyncAGB,
+    CreateSessionParams,
+    RetryPolicy,
+    SessionPool,
+    TransportError,
+    TransportRequest,
+    TransportResponse,
+)
 from aioagb.server import LocalServer, ServerConfig
 from aioagb.server.faults import FaultPlan
 
@@ -44,15 +50,9 @@ class FaultCountingTransport(AiohttpTransport):
         super().__init__()
         self.faults_seen = 0
 
-    async def send(
-        self,
-        request: Request,
-        url: str,
-        headers: Mapping[str, str],
-        timeout: float,  # noqa: ASYNC109
-    ) -> Reply:
+    async def send(self, request: TransportRequest) -> TransportResponse:
         try:
-            reply = await super().send(request, url, headers, timeout)
+            reply = await super().send(request)
         except TransportError:
             self.faults_seen += 1
             raise

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import pytest
 
 from aioagb import (
+    AiohttpTransport,
     AsyncAGB,
     CreateSessionParams,
     Hooks,
@@ -16,9 +16,9 @@ from aioagb import (
     RetryPolicy,
     SessionEvent,
     TransportError,
+    TransportRequest,
+    TransportResponse,
 )
-from aioagb._transport import AiohttpTransport
-from aioagb._wire import Reply, Request
 from aioagb.server import LocalServer
 
 IMAGE = "agb-code-space-2"
@@ -32,14 +32,12 @@ class FlakyList(AiohttpTransport):
         super().__init__()
         self.failed = False
 
-    async def send(
-        self, request: Request, url: str, headers: Mapping[str, str], timeout: float
-    ) -> Reply:
+    async def send(self, request: TransportRequest) -> TransportResponse:
         if request.operation == "ListSession" and not self.failed:
             self.failed = True
             body = b'{"success": false, "code": "ServiceUnavailable", "requestId": "fake-1"}'
-            return Reply.decode(503, body, {})
-        return await super().send(request, url, headers, timeout)
+            return TransportResponse(503, body)
+        return await super().send(request)
 
 
 async def test_hooks_see_every_attempt_retry_and_session(

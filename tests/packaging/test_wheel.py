@@ -69,6 +69,10 @@ def test_the_wheel_has_complete_metadata(dist: Path) -> None:
         assert "aioagb = aioagb.cli:main" in archive.read(entry_points).decode()
     assert "aioagb/py.typed" in names  # typed for users' mypy
     assert "aioagb/server/sandbox/__init__.py" in names  # AGB Local ships in the wheel
+    # ... with its sandbox agent, a package the server copies into every sandbox.
+    agent = ROOT / "src" / "aioagb" / "server" / "sandbox" / "agent"
+    for module in agent.glob("*.py"):
+        assert f"aioagb/server/sandbox/agent/{module.name}" in names
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 
 
@@ -124,3 +128,31 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(dist: Path, tmp_path: Pat
     )
     assert where.returncode == 0, where.stderr
     assert str(env_dir) in where.stdout
+
+    # The installed server starts a sandbox: its agent package is complete and runs.
+    ran = subprocess.run(
+        [bin_dir / "python", "-c", SANDBOX_SMOKE], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "42"
+
+
+SANDBOX_SMOKE = """
+import os, shutil, tempfile, anyio
+from pathlib import Path
+from aioagb.server.sandbox import make_backend
+
+async def main():
+    root = Path(tempfile.mkdtemp(prefix="aioagb-wheel-", dir="/tmp"))
+    os.chmod(root, 0o711)  # the plain fallback's session uids must reach it
+    backend = make_backend(root)
+    try:
+        sandbox = await backend.create("wheel")
+        run = await sandbox.run_code("6 * 7", "python", 60)
+        print(run.results[0]["text/plain"])
+    finally:
+        await backend.aclose()
+        shutil.rmtree(root)
+
+anyio.run(main)
+"""

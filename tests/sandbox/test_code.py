@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import time
 
 import pytest
 
-from aioagb.server.sandbox import CodeOutcome, LocalSandbox, SandboxUnavailable
+from aioagb.server.sandbox import CodeRun, LocalSandbox, SandboxUnavailable
+from aioagb.server.sandbox.backend import AGENT_SOURCE
 
 
 async def test_python_state_persists_and_last_expression_is_the_main_result(
@@ -59,6 +61,30 @@ async def test_python_sees_workspace_files_and_cwd(sandbox: LocalSandbox) -> Non
     out = await sandbox.run_code("import helper, os\nhelper.VALUE", "python", 10)
     assert out.error is None, out.stderr
     assert out.results[0]["text/plain"] == "7"
+
+
+# Every module of the agent package: none may answer a user's `import` by its bare name.
+AGENT_MODULES = sorted(
+    path.stem for path in AGENT_SOURCE.glob("*.py") if not path.stem.startswith("__")
+)
+
+
+async def test_the_agents_modules_do_not_shadow_user_imports(sandbox: LocalSandbox) -> None:
+    """The kernel runs the agent package, but a cell's `import config` is the user's own
+    module (or none), never the agent's module of that name."""
+    probe = (
+        "import importlib.util\n"
+        f"specs = [importlib.util.find_spec(name) for name in {AGENT_MODULES!r}]\n"
+        "[spec.origin for spec in specs if spec is not None]"
+    )
+    found = await sandbox.run_code(probe, "python", 10)
+    assert found.error is None, found.stderr
+    origins = ast.literal_eval(str(found.results[0]["text/plain"]))
+    assert not [origin for origin in origins if "aioagb_agent" in str(origin)]
+    await sandbox.write_file("/workspace/config.py", "WHO = 'user'\n", "overwrite")
+    mine = await sandbox.run_code("import config\nconfig.WHO", "python", 10)
+    assert mine.error is None, mine.stderr
+    assert mine.results[0]["text/plain"] == "'user'"
 
 
 async def test_javascript_prints_via_node(sandbox: LocalSandbox) -> None:
@@ -124,7 +150,7 @@ async def test_python_output_is_capped_with_a_marker(sandbox: LocalSandbox) -> N
 async def test_a_queued_cell_times_out_by_its_own_deadline(sandbox: LocalSandbox) -> None:
     import anyio
 
-    outcomes: dict[str, CodeOutcome] = {}
+    outcomes: dict[str, CodeRun] = {}
 
     async def run(name: str, code: str, limit_s: float) -> None:
         outcomes[name] = await sandbox.run_code(code, "python", limit_s)

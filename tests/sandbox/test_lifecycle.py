@@ -16,9 +16,10 @@ from aioagb.server.sandbox import (
     LocalSandbox,
     SandboxError,
     SandboxLimits,
-    _local,
     make_backend,
+    uids,
 )
+from aioagb.server.sandbox import backend as sandbox_backend
 
 
 def _pids_of(uid: int) -> list[int]:
@@ -27,7 +28,7 @@ def _pids_of(uid: int) -> list[int]:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                if entry.stat().st_uid == uid and not _local._is_zombie(entry.name):
+                if entry.stat().st_uid == uid and not uids.is_zombie(entry.name):
                     pids.append(int(entry.name))
             except OSError:
                 pass
@@ -58,7 +59,7 @@ def _agent_pid(sandbox: LocalSandbox) -> int:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(c.endswith(b"_agent.py") for c in cmd) and b"--kernel" not in cmd:
+        if b"aioagb_agent" in cmd and b"--kernel" not in cmd:
             return pid
     raise AssertionError("no agent process")
 
@@ -139,7 +140,7 @@ async def test_hung_agent_is_killed_and_replaced(
     if sandbox.uid is None:  # no way to find the agent among the server's own processes
         return
     os.kill(_agent_pid(sandbox), signal.SIGSTOP)
-    monkeypatch.setattr(_local, "GRACE_S", 0.5)
+    monkeypatch.setattr(sandbox_backend, "GRACE_S", 0.5)
     started = time.monotonic()
     with pytest.raises(SandboxError, match="stopped responding"):
         await sandbox.shell("echo hi", 0.5)

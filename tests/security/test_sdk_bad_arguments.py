@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -21,13 +21,16 @@ import pytest
 from aioagb import (
     AsyncAGB,
     AsyncSession,
+    Code,
+    Command,
     ConfigurationError,
     CreateSessionParams,
+    FileSystem,
     InvalidArgumentError,
     SessionPool,
+    TransportRequest,
+    TransportResponse,
 )
-from aioagb._modules import CodeModule, CommandModule, FileSystem
-from aioagb._wire import Reply, Request
 from aioagb.errors import AGBError
 
 OK_BODY = b'{"success": true, "code": "ok", "message": "", "requestId": "r", "data": {}}'
@@ -37,13 +40,11 @@ class CountingTransport:
     """Counts what it is asked to send; answers a bare success."""
 
     def __init__(self) -> None:
-        self.sent: list[Request] = []
+        self.sent: list[TransportRequest] = []
 
-    async def send(
-        self, request: Request, url: str, headers: Mapping[str, str], timeout: float
-    ) -> Reply:
+    async def send(self, request: TransportRequest) -> TransportResponse:
         self.sent.append(request)
-        return Reply.decode(200, OK_BODY, {})
+        return TransportResponse(200, OK_BODY)
 
     async def aclose(self) -> None:
         pass
@@ -360,10 +361,28 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         "timeout",
     ),
     (
+        "call-tool-read-timeout-neg",
+        lambda c: c.session.call_mcp_tool("shell", {}, read_timeout=-1),
+        InvalidArgumentError,
+        "read_timeout",
+    ),
+    (
+        "call-tool-connect-timeout-text",
+        lambda c: c.session.call_mcp_tool("shell", {}, connect_timeout="5"),
+        InvalidArgumentError,
+        "connect_timeout",
+    ),
+    (
         "run-code-language",
         lambda c: c.session.run_code("1", "ruby"),
         InvalidArgumentError,
         "Unsupported language: ruby",
+    ),
+    (
+        "code-run-code-language",
+        lambda c: c.session.code.run_code("1", "RUBY"),
+        InvalidArgumentError,
+        "Unsupported language: RUBY. Supported languages are java, javascript, python, r",
     ),
     # --- session.code ------------------------------------------------------------------------
     (
@@ -721,8 +740,9 @@ COVERED_BY = {
     (AsyncSession, "set_labels"): "set-labels-",
     (AsyncSession, "list_mcp_tools"): "list-tools-",
     (AsyncSession, "call_mcp_tool"): "call-tool-",
-    (CodeModule, "run"): "code-",
-    (CommandModule, "execute"): "command-",
+    (Code, "run"): "code-",
+    (Code, "run_code"): "code-run-code-",
+    (Command, "execute"): "command-",
     (FileSystem, "mkdir"): "mkdir-",
     (FileSystem, "write"): "write-",
     (FileSystem, "read"): "read-",
@@ -739,7 +759,7 @@ COVERED_BY = {
 def test_the_table_covers_every_public_method_that_takes_arguments() -> None:
     """A new public method with parameters fails this until it gets rows in CASES."""
     found = set()
-    for cls in (AsyncAGB, AsyncSession, CodeModule, CommandModule, FileSystem, SessionPool):
+    for cls in (AsyncAGB, AsyncSession, Code, Command, FileSystem, SessionPool):
         for name, member in inspect.getmembers(cls, callable):
             if name.startswith("_") or isinstance(member, type):
                 continue

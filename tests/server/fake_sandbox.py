@@ -21,7 +21,7 @@ import anyio
 
 from aioagb.server.sandbox import (
     WORKSPACE_DIR,
-    CodeOutcome,
+    CodeRun,
     DirEntry,
     FileChange,
     FileEdit,
@@ -61,7 +61,7 @@ class FakeSandbox:
             raise SandboxFileError(f"No such file or directory: {path}")
         return host
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeOutcome:
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
         self.calls.append("run_code")
         if language != "python":
             raise SandboxUnavailable(f"{language} is not available on this server")
@@ -84,7 +84,7 @@ class FakeSandbox:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             err.write(f"Traceback...\n{error}\n")
-        return CodeOutcome(
+        return CodeRun(
             stdout=[out.getvalue()] if out.getvalue() else [],
             stderr=[err.getvalue()] if err.getvalue() else [],
             results=results,

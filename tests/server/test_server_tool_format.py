@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioagb.server import tool_format as fmt
-from aioagb.server.sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
+from aioagb.server.sandbox import CodeRun, DirEntry, FileChange, FileStat, ShellOutcome
+from aioagb.server.tools import format as fmt
 
 
 def read_text_in_chunks(data: bytes, chunk: int) -> str:
@@ -40,7 +40,7 @@ def test_binary_chunks_are_standard_base64() -> None:
 
 
 def test_code_payload_new_format() -> None:
-    outcome = CodeOutcome(
+    outcome = CodeRun(
         stdout=["hi\n"],
         stderr=[],
         results=[{"text/plain": "2", "isMainResult": True}],
@@ -55,9 +55,9 @@ def test_code_payload_new_format() -> None:
         "execution_count": 3,
         "execution_time": 0.5,
     }
-    failed = CodeOutcome([], ["Traceback"], [], "NameError: x", 4, 0.1)
+    failed = CodeRun([], ["Traceback"], [], "NameError: x", 4, 0.1)
     assert json.loads(fmt.code_payload(failed))["executionError"] == "NameError: x"
-    timed_out = CodeOutcome([], [], [], None, None, 2.0, timed_out=True)
+    timed_out = CodeRun([], [], [], None, None, 2.0, timed_out=True)
     assert "TimeoutError" in json.loads(fmt.code_payload(timed_out))["executionError"]
 
 

@@ -1,5 +1,6 @@
-"""Fixtures of the unit tests: a mocked network (`wire`), a client on it (`agb`), and
-retry waits that are recorded instead of slept (`sleeps`, `retry_details`)."""
+"""Fixtures of the unit tests: a scripted fake server (`wire`), a client on it (`agb`), and
+stamina in testing mode: retries happen at once, their waits are reported to its hooks
+(`retries`) instead of slept."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from typing import Any
 
 import pytest
 import stamina
-from unit_helpers import Wire, client, recording_sleep
+import unit_helpers
+from unit_helpers import Wire, client
 
 from aioagb import AsyncAGB
 
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
-    with Wire() as mocked:
+    mocked = Wire()
+    unit_helpers._CURRENT.append(mocked)
+    try:
         yield mocked
+    finally:
+        unit_helpers._CURRENT.remove(mocked)
 
 
 @pytest.fixture(autouse=True)
@@ -27,19 +33,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Replace stamina's sleep between attempts by a recorder: retry waits cost no time."""
-    import stamina._core
-
-    waits: list[float] = []
-    recorder = recording_sleep(stamina._core._smart_sleep, waits)
-    monkeypatch.setattr(stamina._core, "_smart_sleep", recorder)
-    return waits
+@pytest.fixture(autouse=True)
+def _stamina_testing() -> Iterator[None]:
+    """No retry waits; each retry loop keeps its own attempt limit (cap=True)."""
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
 
 
 @pytest.fixture
-def retry_details() -> Iterator[list[stamina.instrumentation.RetryDetails]]:
+def retries() -> Iterator[list[stamina.instrumentation.RetryDetails]]:
     """stamina's own instrumentation: one RetryDetails per scheduled retry."""
     seen: list[stamina.instrumentation.RetryDetails] = []
     stamina.instrumentation.set_on_retry_hooks([seen.append])
@@ -47,6 +49,16 @@ def retry_details() -> Iterator[list[stamina.instrumentation.RetryDetails]]:
         yield seen
     finally:
         stamina.instrumentation.set_on_retry_hooks(None)
+
+
+@pytest.fixture
+def real_backoff(
+    retries: list[stamina.instrumentation.RetryDetails],
+) -> Iterator[list[stamina.instrumentation.RetryDetails]]:
+    """stamina out of testing mode, for the tests that check the waits it computes: they use
+    waits of milliseconds, really slept, and read them from `retries`."""
+    with stamina.set_testing(False):
+        yield retries
 
 
 @pytest.fixture

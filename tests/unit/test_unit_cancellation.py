@@ -1,15 +1,14 @@
 """Cancellation and cleanup: no session the client knows of is left undeleted, and no aiohttp
 session is left open (DESIGN.md "Structured concurrency", "No leaks, ever").
 
-The mocked server stalls a request (an async aioresponses callback that never returns) and
-the test cancels the surrounding scope while that request is in flight.
+The scripted server stalls a request (a route callback that never returns) and the test
+cancels the surrounding scope while that request is in flight. That the default
+`AiohttpTransport` closes its aiohttp session is tested in test_unit_aiohttp_transport.py.
 """
 
 from __future__ import annotations
 
-import gc
 import json
-import warnings
 from typing import Any
 
 import anyio
@@ -23,12 +22,12 @@ PARAMS = CreateSessionParams(image_id="agb-code-space-2", labels={"job": "j1"})
 
 
 class Stall:
-    """An aioresponses callback that signals it was reached, then never answers."""
+    """A route callback that signals it was reached, then never answers."""
 
     def __init__(self) -> None:
         self.reached = anyio.Event()
 
-    async def answer(self, url: Any, **kw: Any) -> None:
+    async def answer(self, request: Any) -> None:
         self.reached.set()
         await anyio.sleep_forever()
 
@@ -60,7 +59,6 @@ async def test_cancelled_create_is_recovered_by_its_token_and_deleted(wire: Wire
 
     async with client() as agb:
         assert await cancel_when(stall.reached, lambda: agb.create(PARAMS))
-        http = agb._transport._session
         after_cancel = wire.paths()
 
     token = create_token(wire)
@@ -74,7 +72,7 @@ async def test_cancelled_create_is_recovered_by_its_token_and_deleted(wire: Wire
     assert lookup.query == f"maxResults=100&labels=%7B%22aioagb-create%22%3A+%22{token}%22%7D"
     assert wire.sent[2].json() == {"sessionId": "s-orphan"}
     assert len(wire.sent) == 4  # found it: nothing left for aclose() to sweep
-    assert http is not None and http.closed
+    assert wire.transports[0].closed
 
 
 async def test_cancelled_create_found_later_is_swept_on_close(wire: Wire):
@@ -93,7 +91,7 @@ async def test_cancelled_create_found_later_is_swept_on_close(wire: Wire):
         mine = await agb.create(PARAMS)
         assert mine.success
         assert await cancel_when(stall.reached, lambda: agb.create(PARAMS))
-        client_id = agb._orphans.client_id
+        client_id = agb.lifecycle.orphans.client_id
 
     released = [s.json()["sessionId"] for s in wire.sent if s.path == "/mcp/releaseSessionAsync"]
     assert "s-mine" not in released and "s-late" in released
@@ -118,7 +116,6 @@ async def test_cancelled_session_body_still_deletes(wire: Wire):
 
     async with client() as agb:
         assert await cancel_when(in_body, lambda: body(agb))
-        http = agb._transport._session
 
     assert wire.paths() == [
         "POST /mcp/createSession",
@@ -126,7 +123,7 @@ async def test_cancelled_session_body_still_deletes(wire: Wire):
         "POST /mcp/getSessionInfo",
     ]
     assert wire.sent[1].json() == {"sessionId": SESSION_ID}
-    assert deleted == [] and http is not None and http.closed
+    assert deleted == [] and wire.transports[0].closed
 
 
 async def test_cancelled_during_the_delete_itself_finishes_the_delete(wire: Wire):
@@ -136,7 +133,7 @@ async def test_cancelled_during_the_delete_itself_finishes_the_delete(wire: Wire
     stall_release = anyio.Event()
     proceed = anyio.Event()
 
-    async def slow_release(url: Any, **kw: Any) -> None:
+    async def slow_release(request: Any) -> None:
         stall_release.set()
         await proceed.wait()
 
@@ -226,25 +223,17 @@ async def test_normal_exit_deletes_once(wire: Wire):
     ]
 
 
-async def test_cancelling_the_client_block_closes_the_http_session(wire: Wire):
-    """Leaving `async with AsyncAGB()` by cancellation closes its one ClientSession; nothing
-    is left for the garbage collector to warn about."""
+async def test_cancelling_the_client_block_closes_its_transport(wire: Wire):
+    """Leaving `async with AsyncAGB()` by cancellation closes its transport."""
     stall = Stall()
     wire.route("POST", "/mcp/getSessionInfo", callback=stall.answer)
-    transports = []
 
     async def work() -> None:
         async with client() as agb:
-            transports.append(agb._transport)
             await AsyncSession(agb, SESSION_ID).get_status()
 
     assert await cancel_when(stall.reached, work)
-    transport = transports[0]
-    assert transport._session is None and transport._closed
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert not [w for w in caught if "Unclosed" in str(w.message)]
+    assert wire.transports[0].closed
 
 
 async def test_aclose_that_times_out_raises_session_delete_error(wire: Wire):
@@ -262,9 +251,8 @@ async def test_aclose_that_times_out_raises_session_delete_error(wire: Wire):
     assert len(wire.sent) == 2  # release is safe to repeat
 
 
-async def test_session_events_and_connection_limit(wire: Wire):
-    """Hooks see the created and deleted session with their request ids; the one
-    ClientSession of the client has the configured connection limit."""
+async def test_session_events_carry_ids(wire: Wire):
+    """Hooks see the created and deleted session with their request ids."""
     from aioagb import Hooks
 
     created, deleted = [], []
@@ -272,8 +260,8 @@ async def test_session_events_and_connection_limit(wire: Wire):
     wire.ok("POST", "/mcp/releaseSessionAsync", rid="r-release")
     wire.ok("POST", "/mcp/getSessionInfo", {"status": "FINISH"})
     hooks = Hooks(on_session_created=created.append, on_session_deleted=deleted.append)
-    async with client(hooks=hooks, connection_limit=7) as agb, agb.session(PARAMS):
-        assert agb._transport._session.connector.limit == 7
+    async with client(hooks=hooks) as agb, agb.session(PARAMS):
+        pass
     assert [(e.session_id, e.request_id, e.image_id) for e in created] == [
         (SESSION_ID, "r-create", PARAMS.image_id)
     ]

@@ -164,7 +164,7 @@ async def test_request_id_falls_back_to_the_header(
 async def test_non_json_body_is_never_success(wire: Wire, session: AsyncSession, call: str):
     """§1.5: a body that is not JSON is a failure, even with HTTP 200."""
     method, path, run = CALLS[call]
-    wire.route(method, path, status=200, body="<html>proxy</html>", content_type="text/html")
+    wire.route(method, path, status=200, body="<html>proxy</html>")
     result = await run(session)
     assert result.success is False
     assert isinstance(result.exception, AGBError)
@@ -709,14 +709,25 @@ async def test_code_tool_failure_has_empty_logs(wire: Wire, session: AsyncSessio
             True,
             (False, "ls: nope", "ls: nope", 2, "t-9"),
         ),
-        # exit_code wins over errorCode
+        # exit_code wins over errorCode; without stderr, a sentence instead of the raw JSON
+        # the official client shows
         (
             '{"stdout": "o", "stderr": "", "exit_code": 3, "errorCode": 9}',
             True,
-            (False, "o", "{", 3, ""),
+            (False, "o", "command exited with code 3", 3, ""),
         ),
-        # isError:false with a non-zero exit_code: failure, empty error_message
-        ('{"stdout": "o", "stderr": "", "exit_code": 1}', False, (False, "o", "", 1, "")),
+        # a timeout (124) without stderr: says what to do (the default timeout_ms is 1000)
+        (
+            '{"stdout": "", "stderr": "", "errorCode": 124, "traceId": "t-7"}',
+            True,
+            (False, "", "command timed out after 1000 ms; raise timeout_ms", 124, "t-7"),
+        ),
+        # isError:false with a non-zero exit_code: failure (the official text is empty)
+        (
+            '{"stdout": "o", "stderr": "", "exit_code": 1}',
+            False,
+            (False, "o", "command exited with code 1", 1, ""),
+        ),
         # missing exit_code defaults to 0
         ('{"stdout": "o", "stderr": "e"}', False, (True, "oe", "", 0, "")),
         # non-JSON text: raw output, exit code None, success
@@ -724,7 +735,16 @@ async def test_code_tool_failure_has_empty_logs(wire: Wire, session: AsyncSessio
         # non-JSON error text is the error message as is
         ("killed", True, (False, "", "killed", None, "")),
     ],
-    ids=["ok", "errorCode", "exit_code wins", "non-zero ok", "default 0", "raw", "raw error"],
+    ids=[
+        "ok",
+        "errorCode",
+        "exit_code wins",
+        "timeout",
+        "non-zero ok",
+        "default 0",
+        "raw",
+        "raw error",
+    ],
 )
 async def test_shell_payloads(
     wire: Wire, session: AsyncSession, text: str, is_error: bool, expected: tuple
@@ -733,8 +753,6 @@ async def test_shell_payloads(
     wire.tool(text, is_error=is_error, rid="r-sh")
     r = await session.command.execute("ls /nope")
     got = (r.success, r.output, r.error_message, r.exit_code, r.trace_id)
-    if expected[2] == "{":  # error_message is the raw text when stderr is empty
-        expected = (*expected[:2], text, *expected[3:])
     assert got == expected
     assert r.request_id == "r-sh"
     if not r.success:

@@ -195,24 +195,3 @@ async def test_closed_client_refuses_a_session_context(wire: Wire) -> None:
         async with agb.session(CreateSessionParams(image_id=IMAGE)):
             pass  # pragma: no cover
     assert wire.sent == []
-
-
-def test_a_client_used_from_a_second_event_loop_fails_clearly(wire: Wire) -> None:
-    """DESIGN.md: the HTTP session is made lazily in the running loop; another loop gets a
-    clear TransportError instead of aiohttp's obscure one."""
-    import anyio
-
-    wire.ok("POST", "/mcp/getSessionInfo", {"status": "RUNNING"}, repeat=True)
-    agb = client()
-
-    async def status() -> Any:
-        return await AsyncSession(agb, SESSION_ID).get_status()
-
-    assert anyio.run(status).success
-    second = anyio.run(status)
-    assert not second.success
-    assert "first used in another event loop; create one client per event loop" in (
-        second.error_message
-    )
-    anyio.run(agb.aclose)
-    assert agb.closed  # and closed from a third loop without a warning

@@ -1,27 +1,30 @@
-"""Helpers for the SDK core unit tests: aioresponses for the network, no server, no sleep.
+"""Helpers for the SDK core unit tests: a fake server on aioagb's `MockTransport`, no network.
 
-`wire` is an `aioresponses` that also keeps every request in the order it was sent, with
-its URL exactly as the SDK built it (aioresponses itself re-sorts and re-encodes the query
-string of the URLs it records, which would hide the encoding that agb-wire.md §1.4 fixes).
+`Wire` answers each request with the first route registered for its method and path (any
+query string), like a scripted server, and keeps every request in the order it was sent, with
+its URL exactly as the SDK built it (§1.4 fixes the encoding).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
-import aiohttp
-import aioresponses.core as aioresponses_core
 import anyio.lowlevel
 import attrs
-from aioresponses import aioresponses
 
-from aioagb import AsyncAGB, RetryPolicy
+from aioagb import (
+    AsyncAGB,
+    ConnectError,
+    MockTransport,
+    RequestTimeoutError,
+    RetryPolicy,
+    TransportError,
+    TransportRequest,
+    TransportResponse,
+)
 
 BASE = "http://api.test"
 API_KEY = "sk-unit-SECRET-7f3a9c"
@@ -36,6 +39,7 @@ class Sent:
     url: str  # exactly as built by the SDK (already form-encoded)
     headers: dict[str, str]
     body: bytes | None
+    timeout: float = 0.0  # this attempt's request timeout, in seconds
 
     @property
     def path(self) -> str:
@@ -56,39 +60,46 @@ class Sent:
         return json.loads(args)
 
 
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 (the latest) predates aiohttp 3.14's required `stream_writer`
-    argument (pnuckowski/aioresponses#289); a finished request's writer only reports the
-    bytes it sent."""
-
-    def __init__(self, method: str, url: Any, **kw: Any) -> None:
-        kw.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kw)
+Callback = Callable[[TransportRequest], Awaitable[Any]]
 
 
-class Wire(aioresponses):
+@attrs.define
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    status: int = 200
+    payload: Any = None
+    body: str | bytes | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    exception: BaseException | None = None
+    timeout: bool = False
+    repeat: bool = False
+    callback: Callback | None = None
+
+
+class Wire:
+    """A scripted fake server; each client sends through its own `new_transport()`."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.sent: list[Sent] = []
-        self._compat = mock.patch.object(aioresponses_core, "ClientResponse", _Response)
+        self.routes: list[Route] = []
+        self.unmatched: list[str] = []
+        self.transports: list[MockTransport] = []  # one per client, in order
 
-    def start(self) -> None:
-        self._compat.start()
-        super().start()
-
-    def stop(self) -> None:
-        super().stop()
-        self._compat.stop()
-
-    async def _request_mock(self, orig_self: Any, method: str, url: Any, *args: Any, **kw: Any):  # type: ignore[no-untyped-def]
-        data = kw.get("data")
-        self.sent.append(Sent(method, str(url), dict(kw.get("headers") or {}), data))
-        return await super()._request_mock(orig_self, method, url, *args, **kw)
+    def new_transport(self) -> MockTransport:
+        """A transport answered by this wire, for one client."""
+        transport = MockTransport(self._answer)
+        self.transports.append(transport)
+        return transport
 
     def route(self, method: str, path: str, **kw: Any) -> None:
-        """Answer `method path` (any query string) once, or `repeat=True` times."""
+        """Answer `method path` (any query string) once, or `repeat=True` times.
+
+        Options: `status`, `payload` (a JSON body), `body` (raw text), `headers`,
+        `exception` (raised instead of answering), `timeout=True` (no answer in time),
+        `callback` (awaited first with the request; it may stall)."""
         pattern = re.compile("^" + re.escape(BASE + path) + r"(\?.*)?$")
-        self.add(pattern, method, **kw)
+        self.routes.append(Route(method, pattern, **kw))
 
     def ok(self, method: str, path: str, data: Any = None, rid: str = "r-ok", **kw: Any) -> None:
         self.route(method, path, payload=envelope(data, rid=rid, **kw.pop("env", {})), **kw)
@@ -98,6 +109,34 @@ class Wire(aioresponses):
 
     def paths(self) -> list[str]:
         return [f"{s.method} {s.path}" for s in self.sent]
+
+    async def _answer(self, request: TransportRequest) -> TransportResponse:
+        headers = dict(request.headers)
+        self.sent.append(Sent(request.method, request.url, headers, request.body, request.timeout))
+        route = next(
+            (r for r in self.routes if r.method == request.method and r.pattern.match(request.url)),
+            None,
+        )
+        if route is None:
+            self.unmatched.append(f"{request.method} {request.url}")
+            raise TransportError(f"{request.operation}: no route for {request.url}")
+        if not route.repeat:
+            self.routes.remove(route)
+        if route.callback is not None:
+            await route.callback(request)
+        await anyio.lowlevel.checkpoint()
+        if route.exception is not None:
+            raise route.exception
+        if route.timeout:
+            raise RequestTimeoutError(
+                f"{request.operation}: no answer within the request timeout of "
+                f"{request.timeout:g} s"
+            )
+        if route.body is not None:
+            content = route.body.encode() if isinstance(route.body, str) else route.body
+        else:
+            content = json.dumps(route.payload).encode()
+        return TransportResponse(route.status, content, route.headers)
 
 
 def envelope(data: Any = None, *, rid: str = "r-ok", success: bool = True, **extra: Any) -> dict:
@@ -134,41 +173,28 @@ def tool_data(text: str | None, *, is_error: bool = False) -> dict:
 FAST = RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0, wait_jitter=0.0)
 
 
+_CURRENT: list[Wire] = []  # the test's Wire (the `wire` fixture sets it)
+
+
 def client(**kw: Any) -> AsyncAGB:
+    """A client on the test's `Wire` (its MockTransport), with fast retries."""
     options: dict[str, Any] = {
         "endpoint": BASE,
         "orphan_grace": 0.01,
         "retry": FAST,
         "timeout": 5,
     }
+    if _CURRENT:
+        options["transport"] = _CURRENT[-1].new_transport()
     options.update(kw)
     return AsyncAGB(API_KEY, **options)
 
 
-def refused() -> aiohttp.ClientConnectorError:
-    """What aiohttp raises when the connection cannot be opened (nothing was sent)."""
-    from aiohttp.client_reqrep import ConnectionKey
-
-    fields = ["api.test", 80, False, True]
-    key = ConnectionKey._make(fields + [None] * (len(ConnectionKey._fields) - len(fields)))
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+def refused() -> ConnectError:
+    """What a transport raises when the connection cannot be opened (nothing was sent)."""
+    return ConnectError("cannot connect: Connection refused")
 
 
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def recording_sleep(real_sleep: Sleep, waits: list[float]) -> Sleep:
-    """A sleep that records its delay and returns at once, in the calling test's thread only.
-
-    Other threads keep `real_sleep`: session-scoped AGB Local servers of other test modules
-    run in portal threads, and their waits must neither be recorded nor skipped."""
-    test_thread = threading.get_ident()
-
-    async def sleep(delay: float) -> None:
-        if threading.get_ident() != test_thread:
-            await real_sleep(delay)
-            return
-        waits.append(delay)
-        await anyio.lowlevel.checkpoint()
-
-    return sleep
+def dropped() -> TransportError:
+    """What a transport raises when the connection is lost mid-request."""
+    return TransportError("the connection failed: ServerDisconnectedError")

@@ -18,8 +18,6 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .. import _protocol as p
-from . import session_routes as sessions
-from . import tool_routes as tools
 from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
@@ -33,15 +31,17 @@ from .envelope import (
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
+from .routes import sessions
 from .sandbox import SandboxBackend
-from .state import STATE, AppState, Call, Handler
+from .state import STATE, AppState, Call, RouteHandler
+from .tools import routes as tool_routes
 
 
 async def _out_of_scope(call: Call) -> web.Response:
     raise not_on_agb_local(f"{call.request.method} {_normalised(call.request.path)}")
 
 
-ROUTES: Mapping[str, Mapping[str, Handler]] = {
+ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
     p.PATH_CREATE_SESSION: {"POST": sessions.create_session},
     p.PATH_GET_SESSION: {"POST": sessions.get_session},
     p.PATH_GET_SESSION_INFO: {"POST": sessions.get_session_status},
@@ -55,8 +55,8 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     p.PATH_GET_LINK_ASYNC: {"GET": sessions.get_link, "POST": sessions.get_link},
     p.PATH_GET_MCP_RESOURCE: {"POST": sessions.get_mcp_resource},
     p.PATH_GET_CONTEXT_INFO: {"GET": sessions.get_context_info},
-    p.PATH_LIST_TOOLS: {"POST": tools.list_tools},
-    p.PATH_CALL_TOOL: {"POST": tools.call_mcp_tool},
+    p.PATH_LIST_TOOLS: {"POST": tool_routes.list_tools},
+    p.PATH_CALL_TOOL: {"POST": tool_routes.call_mcp_tool},
     **{path: {"GET": _out_of_scope, "POST": _out_of_scope} for path in p.PATHS_OUT_OF_SCOPE},
 }
 
@@ -97,6 +97,8 @@ async def _json_body(request: web.Request) -> dict[str, object]:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    """The one aiohttp handler: finds the route, authenticates, parses the body, and calls the
+    route's handler with a `Call`."""
     methods = ROUTES.get(_normalised(request.path))
     if methods is None:
         raise web.HTTPNotFound()
@@ -144,6 +146,8 @@ def _session_quota(limit: int | None) -> AdmissionCheck | None:
 
 
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
+    """AGB Local's aiohttp application: the envelope (and optional fault) middleware, the
+    dispatcher, and the sessions' lifetime as a cleanup context."""
     middlewares: list[Middleware] = [envelope_errors]
     if config.faults is not None:
         # Inside the envelope middleware: an injected fault still gets a request id header.

@@ -24,11 +24,14 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 class BackgroundTaskGroup:
+    """An anyio task group hosted by one task of its own, started and closed from any task."""
+
     def __init__(self) -> None:
         self._host: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
     async def start(self, *jobs: Job) -> None:
+        """Starts `jobs` in the group and returns once they are running; only once."""
         if self._host is not None:
             raise RuntimeError("already started")
         started = asyncio.Event()

@@ -41,20 +41,24 @@ class ApiError(Exception):
 
 
 def bad_request(message: str, code: str = CODE_INVALID_PARAMETER) -> ApiError:
+    """A 400 for malformed input (`InvalidParameter` unless `code` says otherwise)."""
     return ApiError(400, code, message)
 
 
 def session_not_found() -> ApiError:
+    """The cloud's exact reply for an unknown, released or foreign session."""
     # §2: the delete poller and the idle tests recognise exactly this reply.
     return ApiError(400, p.CODE_SESSION_NOT_FOUND, p.SESSION_NOT_FOUND_MESSAGE)
 
 
 def not_on_agb_local(what: str) -> ApiError:
+    """A 400 saying that `what` exists on the cloud but not on AGB Local."""
     # 400, not 501: a 5xx would make retrying clients (ours included) try again for nothing.
     return ApiError(400, CODE_NOT_SUPPORTED, f"{what} is {NOT_ON_AGB_LOCAL}")
 
 
 def session_quota_exceeded(limit: int) -> ApiError:
+    """A 429 for a key that holds `limit` live sessions already."""
     # 429 like the cloud's own limits: the SDK backs off and retries within its budget,
     # and a pool or batch sees a typed RateLimitedError if the quota never frees up.
     return ApiError(
@@ -67,6 +71,7 @@ def session_quota_exceeded(limit: int) -> ApiError:
 def success(
     request_id: str, data: object, extra: Mapping[str, object] | None = None
 ) -> web.Response:
+    """A success envelope around `data`, with `extra` keys beside it at the top level."""
     body: dict[str, object] = {
         p.KEY_SUCCESS: True,
         p.KEY_CODE: p.CODE_OK,
@@ -81,6 +86,7 @@ def success(
 
 
 def failure(request_id: str, error: ApiError) -> web.Response:
+    """The error envelope for `error`, with its HTTP status."""
     body = {
         p.KEY_SUCCESS: False,
         p.KEY_CODE: error.code,

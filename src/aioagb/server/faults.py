@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 import anyio
 import attrs
@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .. import _protocol as p
+from .middleware import NextHandler
 
 FAULT_KINDS = ("500", "429", "drop")
 
@@ -69,6 +70,7 @@ class FaultPlan:
     routes: Mapping[str, RouteFaults] = attrs.field(factory=dict)
 
     def for_path(self, path: str) -> RouteFaults:
+        """The faults of the route at `path` (the plan's default when it names none)."""
         return self.routes.get(path, self.default)
 
     @classmethod
@@ -133,6 +135,8 @@ class FaultInjector:
         self.injected: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
 
     def decide(self, path: str) -> _Decision:
+        """The next decision for a request to `path`: its delay, its fault, and whether the fault
+        comes after the handler ran."""
         faults = self.plan.for_path(path)
         rng = self._generators.get(path)
         if rng is None:
@@ -149,14 +153,11 @@ class FaultInjector:
         return _Decision(delay_s=delay, fault=fault, after_handler=fault != "429" and when < 0.5)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def fault_middleware(injector: FaultInjector) -> Middleware:
     """An aiohttp middleware that applies `injector`'s decisions to every request."""
 
     @web.middleware
-    async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def inject_faults(request: web.Request, handler: NextHandler) -> web.StreamResponse:
         decision = injector.decide(_normalised_path(request.path))
         if decision.delay_s:
             await anyio.sleep(decision.delay_s)

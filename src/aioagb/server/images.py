@@ -8,11 +8,15 @@ served; they are answered with a clear "not available on AGB Local" error instea
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 from .. import _protocol as p
+from .envelope import CODE_IMAGE_NOT_FOUND, ApiError, bad_request
 
 
 class ImageKind(enum.Enum):
+    """The image families AGB Local serves (DESIGN.md "AGB Local's images")."""
+
     CODE_SPACE = "code-space"
     BROWSER_USE = "browser-use"
     COMPUTER_USE = "computer-use"
@@ -32,3 +36,14 @@ def image_kind(image_id: str) -> ImageKind | None:
         if image_id.startswith(prefix) and len(image_id) > len(prefix):
             return kind
     return None
+
+
+def requested_image(query: Mapping[str, str]) -> str:
+    """The request's `imageId` query parameter; a 400 when it is missing, or names no image
+    AGB Local serves (as the cloud refuses an unknown image)."""
+    image_id = query.get(p.Q_IMAGE_ID, "").strip()
+    if not image_id:
+        raise bad_request("imageId is required")
+    if image_kind(image_id) is None:
+        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    return image_id

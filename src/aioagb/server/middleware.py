@@ -25,10 +25,12 @@ log = logging.getLogger("aioagb.server")
 # a context variable avoids the request's dict, whose typed keys need a recent aiohttp.
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("aioagb_request_id")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What an aiohttp middleware calls next: the inner middlewares and the handler.
+NextHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def current_request_id() -> str:
+    """The id of the request being handled ("" outside a request)."""
     return _REQUEST_ID.get("")
 
 
@@ -44,7 +46,9 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
 
 
 @web.middleware
-async def envelope_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def envelope_errors(request: web.Request, handler: NextHandler) -> web.StreamResponse:
+    """The outermost middleware: gives the request its id and turns every failure into an
+    envelope."""
     request_id = f"local-{uuid.uuid4().hex}"
     _REQUEST_ID.set(request_id)
     try:

@@ -23,10 +23,13 @@ _MAC_BYTES = 16
 
 
 class PageTokens:
+    """Issues and checks signed page tokens with one secret per server run."""
+
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret or secrets.token_bytes(32)
 
     def issue(self, tenant: str, labels: Mapping[str, str], after_seq: int) -> str:
+        """A token that continues after `after_seq`, valid only for this tenant and filter."""
         body = f"{_VERSION}.{after_seq}"
         raw = f"{body}.{self._mac(tenant, labels, body)}"
         return base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")

@@ -29,6 +29,7 @@ def parse_json_object(text: str, what: str) -> dict[str, object]:
 
 
 def optional(obj: Mapping[str, object], key: str, kind: type[T], what: str) -> T | None:
+    """`obj[key]` if present and not null, checked to be a `kind`; None otherwise."""
     value = obj.get(key)
     if value is None:
         return None
@@ -39,6 +40,7 @@ def optional(obj: Mapping[str, object], key: str, kind: type[T], what: str) -> T
 
 
 def required(obj: Mapping[str, object], key: str, kind: type[T], what: str) -> T:
+    """`obj[key]`, which must be present, not null and a `kind`."""
     value = optional(obj, key, kind, what)
     if value is None:
         raise bad_request(f"{what}.{key} is required")
@@ -62,6 +64,7 @@ def optional_int(obj: Mapping[str, object], key: str, what: str) -> int | None:
 
 
 def string_list(obj: Mapping[str, object], key: str, what: str) -> list[str] | None:
+    """An optional list whose items are all strings."""
     value = optional(obj, key, list, what)
     if value is None:
         return None
@@ -85,6 +88,7 @@ def string_map(value: object, what: str, *, non_empty: bool = False) -> dict[str
 
 
 def query_int(query: Mapping[str, str], key: str, default: int) -> int:
+    """An integer query parameter; `default` when it is missing or empty."""
     raw = query.get(key)
     if raw is None or raw == "":
         return default

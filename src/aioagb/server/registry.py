@@ -33,6 +33,8 @@ AdmissionCheck = Callable[[str, int], None]
 
 @attrs.define(eq=False)
 class SessionRecord:
+    """One live session: its owner, ids, labels, idle deadline, status and sandbox."""
+
     session_id: str
     tenant: str
     image_id: str
@@ -47,6 +49,7 @@ class SessionRecord:
     in_flight: int = 0  # tool calls running now; a busy session is never idle
 
     def idle_expired(self, now: float) -> bool:
+        """Whether the session is running, not busy, and idle past its timeout at `now`."""
         return (
             self.status == p.STATUS_RUNNING
             and self.in_flight == 0
@@ -56,6 +59,8 @@ class SessionRecord:
 
 @attrs.frozen
 class Page:
+    """One page of a listing."""
+
     sessions: list[SessionRecord]
     next_token: str  # "" on the last page (§3.4: the client's page loop stops on "")
     count: int  # every match, on all pages
@@ -66,6 +71,8 @@ def _new_id(prefix: str) -> str:
 
 
 class Registry:
+    """Every live session of one server, by id, with their sandboxes from `backend`."""
+
     def __init__(
         self,
         backend: SandboxBackend,
@@ -93,6 +100,7 @@ class Registry:
     async def create(
         self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
     ) -> SessionRecord:
+        """Admits the tenant (quota), makes the session's sandbox and records it as running."""
         if self._admit is not None:
             # Creations still in progress count too: the check and the insert are apart by
             # an await, and concurrent creates must not all pass the same check.
@@ -148,6 +156,7 @@ class Registry:
             record.last_used = self._clock()
 
     def set_labels(self, record: SessionRecord, labels: Mapping[str, str]) -> None:
+        """Replaces the session's labels."""
         record.labels = dict(labels)  # replace, never merge (§3.5)
 
     def list(self, tenant: str, labels: Mapping[str, str], limit: int, token: str | None) -> Page:

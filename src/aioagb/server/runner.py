@@ -41,6 +41,8 @@ async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
 
 
 class LocalServer:
+    """AGB Local on a loopback port for the length of an `async with` block."""
+
     def __init__(
         self, config: ServerConfig | None = None, *, backend: SandboxBackend | None = None
     ) -> None:
@@ -60,6 +62,7 @@ class LocalServer:
 
     @property
     def port(self) -> int:
+        """The port the server listens on (while it runs)."""
         if self._port is None:
             raise RuntimeError("LocalServer is not running; use `async with LocalServer()`")
         return self._port

@@ -15,6 +15,8 @@ from .registry import Registry, SessionRecord
 
 @attrs.frozen
 class AppState:
+    """What every handler shares: the server's settings, its API keys and its sessions."""
+
     config: ServerConfig
     keyring: KeyRing
     registry: Registry
@@ -36,15 +38,19 @@ class Call:
 
     @property
     def registry(self) -> Registry:
+        """The server's session registry."""
         return self.state.registry
 
     def session(
         self, session_id: str, *, deleting_ok: bool = False, touch: bool = True
     ) -> SessionRecord:
+        """The caller's live session `session_id` (see `Registry.lookup`)."""
         return self.registry.lookup(self.tenant, session_id, deleting_ok=deleting_ok, touch=touch)
 
     def ok(self, data: object, extra: Mapping[str, object] | None = None) -> web.Response:
+        """A success envelope for this request."""
         return envelope.success(self.request_id, data, extra)
 
 
-Handler = Callable[[Call], Awaitable[web.Response]]
+# What ROUTES maps a path and method to.
+RouteHandler = Callable[[Call], Awaitable[web.Response]]

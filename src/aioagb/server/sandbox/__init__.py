@@ -1,6 +1,12 @@
-"""Sandbox backends for AGB Local: bubblewrap where it works, a loudly unsafe plain-process
-fallback elsewhere. The contract the HTTP layer relies on is in `_interface`; `make_backend`
-picks and builds the backend (see docs/sandbox.md)."""
+"""AGB Local's sandboxes: `make_backend` picks and builds the backend (bubblewrap where it
+works, a loudly unsafe plain-process fallback elsewhere); the contract the HTTP layer relies on
+is re-exported here from `interface`. See docs/sandbox.md.
+
+The parts: `interface` (the contract), `backend` (LocalBackend, LocalSandbox), `channel` (the
+JSON-lines channel to a session's agent), `bwrap` (bubblewrap's arguments), `uids` (the uid
+lease), `cgroups`, and `agent/`, the package that runs inside each sandbox (standard library
+only, copied into the server's runtime directory).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._interface import (
+from .backend import LocalBackend, LocalSandbox
+from .bwrap import isolation_flags
+from .interface import (
     WORKSPACE_DIR,
-    CodeOutcome,
+    CodeRun,
     DirEntry,
     FileChange,
     FileEdit,
@@ -25,13 +33,12 @@ from ._interface import (
     SandboxUnavailable,
     ShellOutcome,
 )
-from ._local import LocalBackend, LocalSandbox, _bwrap_isolation
 
 log = logging.getLogger("aioagb.server.sandbox")
 
 __all__ = [
     "WORKSPACE_DIR",
-    "CodeOutcome",
+    "CodeRun",
     "DirEntry",
     "FileChange",
     "FileEdit",
@@ -55,7 +62,7 @@ def bwrap_works() -> bool:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return False
-    argv = [bwrap, *_bwrap_isolation(os.geteuid() == 0), "--ro-bind", "/", "/", "true"]
+    argv = [bwrap, *isolation_flags(os.geteuid() == 0), "--ro-bind", "/", "/", "true"]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -94,13 +101,7 @@ def make_backend(
             "development machine. Install bubblewrap for isolation. !!!",
             "not wanted" if prefer == "plain" else "unavailable",
         )
-    venv = None
-    if python is not None:
-        venv = Path(python)
-        if venv.name.startswith("python") and venv.parent.name == "bin":
-            venv = venv.parent.parent  # an interpreter inside a venv was given
-        if not (venv / "bin" / "python").exists():
-            raise SandboxError(f"not a virtual environment: {python}")
+    venv = None if python is None else _venv_dir(python)
     backend = LocalBackend(Path(root), limits, mode, venv=venv)
     log.info(
         "sandbox backend %s at %s (languages: %s, cgroups: %s)",
@@ -110,3 +111,13 @@ def make_backend(
         "yes" if backend.cgroups else "no",
     )
     return backend
+
+
+def _venv_dir(python: str) -> Path:
+    """The virtual environment `python` names: its directory, or an interpreter inside it."""
+    venv = Path(python)
+    if venv.name.startswith("python") and venv.parent.name == "bin":
+        venv = venv.parent.parent  # an interpreter inside a venv was given
+    if not (venv / "bin" / "python").exists():
+        raise SandboxError(f"not a virtual environment: {python}")
+    return venv

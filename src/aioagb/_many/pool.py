@@ -30,16 +30,17 @@ from typing import TYPE_CHECKING
 
 import anyio
 import attrs
+import stamina
 from anyio.abc import TaskGroup
 
-from . import _protocol as p
-from . import _validate as v
-from .errors import AGBError, PoolClosedError, PoolTimeoutError
+from .. import _protocol as p
+from .. import _validate as v
+from ..errors import AGBError, PoolClosedError, PoolTimeoutError
+from ..models import CreateSessionParams
 
 if TYPE_CHECKING:
-    from .client import AsyncAGB
-    from .models import CreateSessionParams
-    from .session import AsyncSession
+    from ..client import AsyncAGB
+    from ..session import AsyncSession
 
 log = logging.getLogger("aioagb.pool")
 
@@ -82,10 +83,8 @@ class _Waiter:
 
 def _check_pool_arguments(agb: object, params: object, **options: object) -> None:
     """Every SessionPool argument, before the pool exists (nothing is sent for a bad one)."""
-    from .client import AsyncAGB
-    from .models import CreateSessionParams
-
-    if not isinstance(agb, AsyncAGB):
+    # Structural: the client layer sits above this one (import-linter keeps it so).
+    if not callable(getattr(agb, "open_session", None)) or not hasattr(agb, "cleanup_timeout"):
         raise v.fail(f"agb must be an AsyncAGB client, got {type(agb).__name__}")
     if not isinstance(params, CreateSessionParams):
         raise v.fail(f"params must be CreateSessionParams, got {type(params).__name__}")
@@ -161,7 +160,7 @@ class SessionPool:
         self._tg: TaskGroup | None = None
         self._closed = False
         self._created = self._recycled = self._failed = 0
-        self._replenish_backoff = 0.0
+        self._replenish_wait = 0.0  # the backoff after the last failed replenish
 
     # --- public API ---------------------------------------------------------------------
 
@@ -341,7 +340,8 @@ class SessionPool:
     def _expired(self, entry: _Pooled) -> bool:
         now = anyio.current_time()
         return (
-            (self.max_uses is not None and entry.uses >= self.max_uses)
+            entry.session.gone  # not found, or its connection failed: never handed out again
+            or (self.max_uses is not None and entry.uses >= self.max_uses)
             or (self.max_age is not None and now - entry.created_at >= self.max_age)
             or (self.max_idle is not None and now - entry.idle_since >= self.max_idle)
         )
@@ -385,24 +385,43 @@ class SessionPool:
         self._hand_over(entry)
 
     async def _replenish(self) -> None:
-        """Creates one session (capacity already reserved) to get back to `min_size`."""
-        if self._replenish_backoff:
-            await anyio.sleep(self._replenish_backoff)
+        """Creates one session (capacity already reserved) to get back to `min_size`.
+
+        A failing backend is retried with stamina's backoff (0.5 s, doubling, at most 30 s)
+        instead of hammered; a caller waiting for a session gets the capacity at once and
+        tries (and sees the error) itself."""
         try:
-            entry = await self._create_reserved()
-        except AGBError as exc:
-            # _create_reserved already freed the slot; back off so a broken backend is not
-            # hammered in a loop, and try again only when capacity is freed again.
-            self._replenish_backoff = min(max(self._replenish_backoff * 2, 0.5), 30.0)
-            log.warning(
-                "pool could not replace a session (next try in %.1f s): %s",
-                self._replenish_backoff,
-                exc,
-            )
-            return
-        self._replenish_backoff = 0.0
-        self._in_use.discard(entry)
+            async for attempt in stamina.retry_context(
+                on=self._retry_replenish, attempts=None, timeout=None
+            ):
+                with attempt:
+                    session = await self._agb.open_session(self._params)
+        except BaseException as exc:
+            self._creating -= 1
+            self._capacity_freed()
+            if isinstance(exc, AGBError):
+                return  # logged by _retry_replenish; a background task never kills the pool
+            raise
+        self._replenish_wait = 0.0
+        self._creating -= 1
+        self._created += 1
+        now = anyio.current_time()
+        entry = _Pooled(session=session, created_at=now, idle_since=now, last_keep_alive=now)
         self._hand_over(entry)
+
+    def _retry_replenish(self, exc: Exception) -> bool | float:
+        """stamina's `on=` for `_replenish`: the wait before the next try, or False."""
+        if not isinstance(exc, AGBError):
+            return False
+        self._failed += 1
+        if self._closed or self._waiters:
+            log.warning("pool could not replace a session: %s", exc)
+            return False
+        self._replenish_wait = min(max(self._replenish_wait * 2, 0.5), 30.0)
+        log.warning(
+            "pool could not replace a session (next try in %.1f s): %s", self._replenish_wait, exc
+        )
+        return self._replenish_wait
 
     async def _maintain(self) -> None:
         """Retires sessions idle past `max_idle`/`max_age` and keeps the others alive."""
@@ -427,10 +446,17 @@ class SessionPool:
                     await self._keep_alive(entry)
 
     async def _keep_alive(self, entry: _Pooled) -> None:
-        try:
-            await entry.session.keep_alive()
-        except AGBError as exc:
-            log.info("keep-alive of pooled session %s failed: %s", entry.session.session_id, exc)
+        result = await entry.session.keep_alive()
+        if result.success:
+            return
+        log.info(
+            "keep-alive of pooled session %s failed: %s",
+            entry.session.session_id,
+            result.error_message,
+        )
+        if entry.session.gone and entry in self._idle:
+            self._idle.remove(entry)  # the server no longer has it: replace it now
+            self._retire(entry)
 
     async def _delete(self, session: AsyncSession) -> None:
         """Cleanup: shielded from cancellation, bounded by the client's cleanup timeout."""

@@ -10,8 +10,8 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 
-from .. import _protocol as p
-from .sandbox import CodeOutcome, DirEntry, FileChange, FileStat, ShellOutcome
+from ... import _protocol as p
+from ..sandbox import CodeRun, DirEntry, FileChange, FileStat, ShellOutcome
 
 # The longest UTF-8 encoding of one character is 4 bytes: a chunk reaches at most 3 bytes
 # past its end to finish a character that started inside it.
@@ -44,6 +44,7 @@ def utf8_text_chunk(raw: bytes, offset: int, length: int) -> str:
 
 
 def binary_chunk(raw: bytes) -> str:
+    """Bytes as the base64 text of a binary `read_file` (§4.5)."""
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -51,18 +52,18 @@ def _trace_id() -> str:
     return secrets.token_hex(8)
 
 
-def code_payload(outcome: CodeOutcome) -> str:
+def code_payload(run: CodeRun) -> str:
     """The "new format" of §4.3. A failed run keeps its output: `executionError` marks the
     failure, `isError` stays false so the client still reports stdout and stderr."""
     payload: dict[str, object] = {
-        "result": [dict(bundle) for bundle in outcome.results],
-        "stdout": list(outcome.stdout),
-        "stderr": list(outcome.stderr),
-        "execution_count": outcome.execution_count,
-        "execution_time": outcome.execution_time,
+        "result": [dict(bundle) for bundle in run.results],
+        "stdout": list(run.stdout),
+        "stderr": list(run.stderr),
+        "execution_count": run.execution_count,
+        "execution_time": run.execution_time,
     }
-    error = outcome.error
-    if outcome.timed_out and not error:
+    error = run.error
+    if run.timed_out and not error:
         error = "TimeoutError: execution timed out"
     if error:
         payload["executionError"] = error
@@ -97,12 +98,14 @@ def file_info_text(stat: FileStat) -> str:
 
 
 def directory_text(entries: Sequence[DirEntry]) -> str:
+    """`[DIR] name` / `[FILE] name` lines (§4.5)."""
     return "\n".join(
         f"{p.DIR_PREFIX if entry.is_directory else p.FILE_PREFIX}{entry.name}" for entry in entries
     )
 
 
 def search_text(paths: Sequence[str]) -> str:
+    """One path per line, or the cloud's no-matches text."""
     return "\n".join(paths) if paths else p.NO_MATCHES_TEXT
 
 
@@ -119,6 +122,7 @@ def multiple_files_text(results: Sequence[tuple[str, str | None, str | None]]) -
 
 
 def file_changes_text(changes: Sequence[FileChange]) -> str:
+    """The JSON array of change events the client parses (§4.5)."""
     events: list[Mapping[str, str]] = [
         {"eventType": c.event_type, "path": c.path, "pathType": c.path_type} for c in changes
     ]

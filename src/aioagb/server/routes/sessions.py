@@ -7,17 +7,12 @@ import json
 
 from aiohttp import web
 
-from .. import _protocol as p
-from .envelope import (
-    CODE_IMAGE_NOT_FOUND,
-    ApiError,
-    bad_request,
-    not_on_agb_local,
-)
-from .images import image_kind
-from .params import optional, optional_int, parse_json_object, query_int, string_map
-from .registry import SessionRecord
-from .state import Call
+from ... import _protocol as p
+from ..envelope import bad_request, not_on_agb_local
+from ..images import requested_image
+from ..params import optional, optional_int, parse_json_object, query_int, string_map
+from ..registry import SessionRecord
+from ..state import Call
 
 
 def _session_id(call: Call) -> str:
@@ -49,11 +44,8 @@ def _session_data(call: Call, record: SessionRecord) -> dict[str, object]:
 
 
 async def create_session(call: Call) -> web.Response:
-    image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
-    if not image_id:
-        raise bad_request("imageId is required")
-    if image_kind(image_id) is None:
-        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    """`/mcp/createSession` (§3.1): checks the image, labels and idle timeout; makes the session."""
+    image_id = requested_image(call.query)
     labels: dict[str, str] = {}
     raw_labels = optional(call.body, p.B_LABELS, str, "body")
     if raw_labels:
@@ -71,11 +63,13 @@ async def create_session(call: Call) -> web.Response:
 
 
 async def get_session(call: Call) -> web.Response:
+    """`/mcp/getSession` (§3.2): the session's ids, resource URL and status."""
     record = call.session(_session_id(call))
     return call.ok({**_session_data(call, record), "status": record.status})
 
 
 async def get_session_status(call: Call) -> web.Response:
+    """`/mcp/getSessionInfo` (§3.3): the session's status, DELETING included."""
     # A session being deleted still answers, with DELETING; once gone it is not found.
     # Watching is not using: the official idle-release tests poll this every 2 s and expect
     # the session to be released on time, so a status query leaves the idle timer alone.
@@ -84,6 +78,7 @@ async def get_session_status(call: Call) -> web.Response:
 
 
 async def list_sessions(call: Call) -> web.Response:
+    """`/sdk/ListSession` (§3.4): one page of the tenant's running sessions matching the labels."""
     limit = query_int(call.query, p.Q_MAX_RESULTS, p.DEFAULT_LIST_LIMIT)
     if limit < 1:
         raise bad_request("maxResults must be at least 1")
@@ -102,6 +97,7 @@ async def list_sessions(call: Call) -> web.Response:
 
 
 async def set_labels(call: Call) -> web.Response:
+    """`/sdk/SetLabel` (§3.5): replaces the session's labels."""
     record = call.session(_session_id(call))
     raw = call.query.get(p.Q_SET_LABELS)
     if not raw:
@@ -112,12 +108,15 @@ async def set_labels(call: Call) -> web.Response:
 
 
 async def get_labels(call: Call) -> web.Response:
+    """`/sdk/GetLabel` (§3.6): the session's labels, as a JSON string."""
     record = call.session(_session_id(call))
     # §3.6: `labels` must be a JSON *string*; an object makes the official client raise.
     return call.ok({"labels": json.dumps(record.labels, ensure_ascii=False)})
 
 
 async def release_session(call: Call) -> web.Response:
+    """`/mcp/releaseSessionAsync` and `/mcp/releaseSession` (§3.7, §3.8): ends the session
+    before answering."""
     record = call.session(_session_id(call))
     # Released before answering, so the client's first status poll already sees not-found
     # and its delete returns at once (§3.7).
@@ -126,20 +125,24 @@ async def release_session(call: Call) -> web.Response:
 
 
 async def keep_alive(call: Call) -> web.Response:
+    """`/mcp/refreshSessionIdleTime` (§3.9): restarts the session's idle timer."""
     call.session(_session_id(call))  # the lookup itself restarts the idle timer
     return call.ok(None)
 
 
 async def get_mcp_resource(call: Call) -> web.Response:
+    """`/mcp/getMcpResource` (§3.11): the session's resource URL."""
     record = call.session(_session_id(call))
     return call.ok({"sessionId": record.session_id, "resourceUrl": _resource_url(call, record)})
 
 
 async def get_context_info(call: Call) -> web.Response:
+    """`/sdk/GetContextInfo` (§3.13): no context sync on AGB Local, so nothing to wait for."""
     call.session(_session_id(call))
     return call.ok({"contextStatus": ""})  # no context sync on AGB Local: nothing to wait for
 
 
 async def get_link(call: Call) -> web.Response:
+    """`/internet/getLink` (§3.10): public links to sandbox ports are not on AGB Local."""
     call.session(_session_id(call))
     raise not_on_agb_local("getLink (public links to sandbox ports)")

@@ -6,21 +6,18 @@ import json
 
 from aiohttp import web
 
-from .. import _protocol as p
-from .envelope import CODE_IMAGE_NOT_FOUND, CODE_TOOL_NOT_FOUND, ApiError, bad_request
-from .envelope import not_on_agb_local as not_available
-from .images import image_kind
-from .params import parse_json_object, required, required_text
-from .state import Call
-from .tools import TOOLS, ToolCall, call_tool
+from ... import _protocol as p
+from ..envelope import CODE_TOOL_NOT_FOUND, ApiError
+from ..envelope import not_on_agb_local as not_available
+from ..images import requested_image
+from ..params import parse_json_object, required, required_text
+from ..state import Call
+from .table import TOOLS, ToolInvocation, call_tool
 
 
 async def list_tools(call: Call) -> web.Response:
-    image_id = call.query.get(p.Q_IMAGE_ID, "").strip()
-    if not image_id:
-        raise bad_request("imageId is required")
-    if image_kind(image_id) is None:
-        raise ApiError(400, CODE_IMAGE_NOT_FOUND, f"The image {image_id!r} does not exist")
+    """`/mcp/listTools` (§3.12): the tool table's descriptions, for a known image."""
+    requested_image(call.query)
     # Every accepted image is served as a code space, so each offers the same tools.
     described = [tool.describe() for tool in TOOLS.values()]
     # §3.12: `data` is a JSON *string*; an actual array reads as "no tools" to the client.
@@ -28,6 +25,7 @@ async def list_tools(call: Call) -> web.Response:
 
 
 async def call_mcp_tool(call: Call) -> web.Response:
+    """`/mcp` (§4): runs one tool on the caller's session and wraps its output."""
     raw_args = required(call.body, p.B_TOOL_ARGS, str, "body")
     name = required_text(call.body, p.B_TOOL_NAME, "body")
     session_id = required_text(call.body, p.B_SESSION_ID, "body")
@@ -39,6 +37,7 @@ async def call_mcp_tool(call: Call) -> web.Response:
             raise not_available(f"The tool {name!r} (browser and desktop images only)")
         raise ApiError(400, CODE_TOOL_NOT_FOUND, f"Unknown tool {name!r}")
     async with call.registry.busy(record):
-        reply = await call_tool(tool, ToolCall(record.sandbox, args, call.state.config.limits))
-    content = [{"type": "text", "text": reply.text}]
-    return call.ok({"isError": reply.is_error, "content": content})
+        invocation = ToolInvocation(record.sandbox, args, call.state.config.limits)
+        output = await call_tool(tool, invocation)
+    content = [{"type": "text", "text": output.text}]
+    return call.ok({"isError": output.is_error, "content": content})

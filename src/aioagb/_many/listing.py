@@ -7,18 +7,18 @@ session exactly once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import anyio
 import attrs
 
-from . import _protocol as p
-from . import _validate as v
-from . import _wire as wire
+from .. import _protocol as p
+from .. import _validate as v
+from .._engine import Engine
+from .._protocol.replies import reply_error
+from .._protocol.requests import list_sessions
 
-if TYPE_CHECKING:
-    from .client import AsyncAGB
+DeleteById = Callable[[str], Awaitable[bool]]
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -32,15 +32,16 @@ class SessionInfo:
 
 
 async def iter_sessions(
-    agb: AsyncAGB, labels: Mapping[str, str] | None, page_size: int
+    engine: Engine, labels: Mapping[str, str] | None, page_size: int
 ) -> AsyncIterator[SessionInfo]:
+    """Every session whose labels include `labels`, following `nextToken` to the end."""
     wanted = v.check_labels(labels, allow_empty=True)
     v.check_positive_int("page_size", page_size, maximum=v.MAX_LIST_LIMIT)
     token = ""
     while True:
-        reply = await agb._send(wire.list_sessions(wanted, page_size, token))
+        reply = await engine.send(list_sessions(wanted, page_size, token))
         if not (reply.status == 200 and reply.success):
-            raise wire.reply_error(reply, reply.error_text("Failed to list sessions"))
+            raise reply_error(reply, reply.error_text("Failed to list sessions"))
         for item in reply.data if isinstance(reply.data, list) else []:
             session_id = item.get(p.B_SESSION_ID) if isinstance(item, dict) else None
             if isinstance(session_id, str) and session_id:  # skip entries without an id (§3.4)
@@ -51,19 +52,23 @@ async def iter_sessions(
 
 
 async def delete_all(
-    agb: AsyncAGB, labels: Mapping[str, str] | None, concurrency: int, page_size: int
+    engine: Engine,
+    delete: DeleteById,
+    labels: Mapping[str, str] | None,
+    concurrency: int,
+    page_size: int,
 ) -> int:
     """Collect the matching ids first (deleting while paging would move page boundaries),
     then delete them, `concurrency` at a time. Returns how many were deleted."""
     v.check_positive_int("concurrency", concurrency)
-    ids = [info.session_id async for info in iter_sessions(agb, labels, page_size)]
+    ids = [info.session_id async for info in iter_sessions(engine, labels, page_size)]
     deleted = 0
     limiter = anyio.CapacityLimiter(concurrency)
 
     async def delete_one(session_id: str) -> None:
         nonlocal deleted
         async with limiter:
-            if await agb._delete_quietly(session_id):  # a failure is logged with its reason
+            if await delete(session_id):  # a failure is logged with its reason
                 deleted += 1
 
     async with anyio.create_task_group() as tg:

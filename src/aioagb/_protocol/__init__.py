@@ -1,6 +1,7 @@
 """Facts of the AGB wire protocol that both halves of the project share.
 
-The SDK (`aioagb._wire`) encodes requests and decodes replies with these names; AGB Local
+The SDK (`_protocol.requests`, `_protocol.replies`) encodes requests and decodes replies with
+these names; AGB Local
 (`aioagb.server`) decodes requests and encodes replies with the same ones. Nothing here does
 I/O. The contract behind every constant is `shared/protocol/agb-wire.md`; the section numbers
 below point into it.

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from . import _wire as wire
-from ._wire import Reply, Request
+from .._protocol.replies import Reply, reply_error, session_ids_from
+from .._protocol.requests import ApiRequest, list_sessions
 
 logger = logging.getLogger("aioagb.orphans")
 
@@ -33,11 +33,13 @@ CLIENT_LABEL = "aioagb-client"
 CREATE_LABEL = "aioagb-create"
 LIST_PAGE = 100
 
-Send = Callable[[Request], Awaitable[Reply]]
+Send = Callable[[ApiRequest], Awaitable[Reply]]
 Delete = Callable[[str], Awaitable[bool]]
 
 
 class OrphanTracker:
+    """The create tokens of one client and the sessions it handed out (module docstring)."""
+
     def __init__(self) -> None:
         self.client_id = secrets.token_hex(8)
         self.handed_out: set[str] = set()  # ids returned to the user and not deleted by us
@@ -100,10 +102,10 @@ async def _list_all(send: Send, labels: dict[str, str]) -> list[str]:
     found: list[str] = []
     token = ""
     while True:
-        reply = await send(wire.list_sessions(labels, LIST_PAGE, token))
+        reply = await send(list_sessions(labels, LIST_PAGE, token))
         if not reply.success:
-            raise wire.reply_error(reply, reply.error_text("Failed to list sessions"))
-        found += wire.session_ids_from(reply)
+            raise reply_error(reply, reply.error_text("Failed to list sessions"))
+        found += session_ids_from(reply)
         token = str(reply.field("nextToken") or "")
         if not token:
             return found

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from ._interface import SandboxLimits
+from .interface import SandboxLimits
 
 log = logging.getLogger("aioagb.server.sandbox")
 
@@ -94,6 +94,7 @@ class Cgroups:
         return cls(dirs)
 
     def child(self, name: str, limits: SandboxLimits) -> Cgroups:
+        """A session's groups under this backend's, with its memory and pids caps written."""
         dirs = {ctrl: parent / name for ctrl, parent in self.dirs.items()}
         for d in dirs.values():
             d.mkdir(exist_ok=True)
@@ -117,9 +118,11 @@ class Cgroups:
         return fds
 
     def remove(self) -> None:
+        """Removes the groups (waiting briefly for killed processes to leave them)."""
         _cleanup(self.dirs)
 
     def read(self, controller: str, name: str) -> str:
+        """One control file's value, e.g. `read("pids", "pids.max")`."""
         return (self.dirs[controller] / name).read_text().strip()
 
 

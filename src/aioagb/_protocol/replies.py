@@ -1,22 +1,20 @@
-"""The AGB wire format, as pure functions: parameters -> HTTP requests, HTTP answers -> facts.
+"""The protocol's replies, as pure functions: HTTP answers -> facts and typed errors (no I/O).
 
-Nothing here does I/O, so every byte the client sends and every quirk it decodes is tested
-without a network. The contract is `shared/protocol/agb-wire.md` (§ numbers below); field
-names come from `aioagb._protocol`, which AGB Local shares.
+How the official client reads each envelope and payload (docs/protocol.md, § numbers below):
+success tests, request ids, PascalCase fallbacks, JSON-text fields, and which typed error a
+failed reply becomes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Literal
-from urllib.parse import urlencode
 
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from . import _protocol as p
-from .errors import (
+from .. import _protocol as p
+from ..errors import (
     APIError,
     AuthenticationError,
     NotFoundError,
@@ -25,115 +23,6 @@ from .errors import (
 )
 
 JSON = object  # a decoded JSON value; narrowed with isinstance where it is used
-Method = Literal["GET", "POST"]
-EMPTY_BODY = b"{}"  # POST endpoints without body fields still send `{}` (§1.4)
-
-
-@attrs.frozen(slots=True)
-class Request:
-    """One HTTP request of the protocol. `operation` names it in logs, hooks and errors."""
-
-    method: Method
-    path: str
-    operation: str
-    query: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    # Whether sending it twice is harmless (retries; §"Transport" in docs/concepts.md).
-    idempotent: bool = True
-
-    def url(self, base_url: str) -> str:
-        # Form encoding like python-requests: space -> '+', JSON punctuation escaped (§1.4).
-        return base_url + self.path + ("?" + urlencode(self.query) if self.query else "")
-
-
-def _json_body(fields: Mapping[str, object]) -> bytes:
-    # python-requests' `json=`: default separators, non-ASCII escaped (§1.4).
-    return json.dumps(dict(fields)).encode("ascii") if fields else EMPTY_BODY
-
-
-def _post(path: str, operation: str, body: Mapping[str, object], **kw: object) -> Request:
-    return Request("POST", path, operation, body=_json_body(body), **kw)  # type: ignore[arg-type]
-
-
-# --- §3 session requests -------------------------------------------------------------------
-
-
-def labels_json(labels: Mapping[str, str]) -> str:
-    """Label objects travel as JSON text with the default separators (§3.1, §3.4, §3.5)."""
-    return json.dumps(dict(labels))
-
-
-def create_session(
-    image_id: str,
-    labels: Mapping[str, str],
-    idle_release_timeout: int | None,
-    policy_id: str | None,
-) -> Request:
-    body: dict[str, object] = {}
-    if labels:
-        body[p.B_LABELS] = labels_json(labels)
-    if policy_id:
-        body[p.B_POLICY_ID] = policy_id
-    if idle_release_timeout:  # the official client drops 0 too (§3.1)
-        body[p.B_IDLE_TIMEOUT] = idle_release_timeout
-    stats = json.dumps(p.SDK_STATS, ensure_ascii=False, separators=(",", ":"))
-    query = ((p.Q_IMAGE_ID, image_id), (p.Q_SDK_STATS, stats))
-    return _post(p.PATH_CREATE_SESSION, "createSession", body, query=query, idempotent=False)
-
-
-def get_session(session_id: str) -> Request:
-    return _post(p.PATH_GET_SESSION, "getSession", {p.B_SESSION_ID: session_id})
-
-
-def get_session_status(session_id: str) -> Request:
-    return _post(p.PATH_GET_SESSION_INFO, "getSessionInfo", {p.B_SESSION_ID: session_id})
-
-
-def list_sessions(labels: Mapping[str, str], max_results: int, next_token: str) -> Request:
-    query = [(p.Q_MAX_RESULTS, str(max_results)), (p.Q_LABELS, labels_json(labels))]
-    if next_token:
-        query.append((p.Q_NEXT_TOKEN, next_token))
-    return Request("GET", p.PATH_LIST_SESSIONS, "ListSession", query=tuple(query))
-
-
-def set_labels(session_id: str, labels: Mapping[str, str]) -> Request:
-    query = ((p.Q_SESSION_ID, session_id), (p.Q_SET_LABELS, labels_json(labels)))
-    return _post(p.PATH_SET_LABELS, "SetLabel", {}, query=query)
-
-
-def get_labels(session_id: str) -> Request:
-    return Request("GET", p.PATH_GET_LABELS, "GetLabel", query=((p.Q_SESSION_ID, session_id),))
-
-
-def release_session(session_id: str) -> Request:
-    # Releasing twice is harmless: the second answer is "not found", which delete accepts.
-    return _post(p.PATH_RELEASE_ASYNC, "releaseSessionAsync", {p.B_SESSION_ID: session_id})
-
-
-def keep_alive(session_id: str) -> Request:
-    query = ((p.Q_SESSION_ID, session_id),)
-    return _post(p.PATH_KEEP_ALIVE, "refreshSessionIdleTime", {}, query=query)
-
-
-def get_mcp_resource(session_id: str) -> Request:
-    return _post(p.PATH_GET_MCP_RESOURCE, "getMcpResource", {p.B_SESSION_ID: session_id})
-
-
-def list_tools(image_id: str) -> Request:
-    return _post(p.PATH_LIST_TOOLS, "listTools", {}, query=((p.Q_IMAGE_ID, image_id),))
-
-
-def call_tool(
-    session_id: str, name: str, args: Mapping[str, object], *, idempotent: bool
-) -> Request:
-    """`POST /mcp` (§4.1): `args` is a JSON *string*, built with non-ASCII kept as is."""
-    body = {
-        p.B_TOOL_ARGS: json.dumps(dict(args), ensure_ascii=False),
-        p.B_SESSION_ID: session_id,
-        p.B_TOOL_NAME: name,
-    }
-    query = ((p.Q_AUTO_GEN_SESSION, "false"),)
-    return _post(p.PATH_CALL_TOOL, name, body, query=query, idempotent=idempotent)
 
 
 # --- §2 the envelope -----------------------------------------------------------------------
@@ -277,7 +166,7 @@ def is_not_found(reply: Reply) -> bool:
 
 
 @attrs.frozen(slots=True)
-class ToolReply:
+class ToolAnswer:
     """What a `POST /mcp` answer says: whether the call worked, its payload and its error."""
 
     ok: bool
@@ -286,19 +175,19 @@ class ToolReply:
     is_tool_error: bool  # the tool ran and failed (isError), as opposed to an API failure
 
 
-def tool_reply(reply: Reply) -> ToolReply:
+def tool_reply(reply: Reply) -> ToolAnswer:
     data = reply.data
     if data is not None and not isinstance(data, dict):
-        return ToolReply(False, None, "Malformed tool response: data is not an object", False)
+        return ToolAnswer(False, None, "Malformed tool response: data is not an object", False)
     content = data.get("content") if isinstance(data, dict) else None
     text = tool_payload(content)
     is_error = isinstance(data, dict) and data.get("isError") is True
     api_ok = reply.status == 200 and reply.field(p.KEY_SUCCESS) is True
     if api_ok and not is_error:
-        return ToolReply(True, text, "", False)
+        return ToolAnswer(True, text, "", False)
     # Priority: the top-level message, then the tool's own text (§4.2).
     message = reply.message or (text if is_error and text else "") or "Tool execution failed"
-    return ToolReply(False, text, message, api_ok and is_error)
+    return ToolAnswer(False, text, message, api_ok and is_error)
 
 
 def tool_payload(content: object) -> str | None:
@@ -389,3 +278,58 @@ def release_outcome(reply: Reply) -> ReleaseOutcome:
         request_id=_text(pick("RequestId", "requestId", "request_id")) or reply.request_id,
         http_status_code=status_code if isinstance(status_code, int) else 0,
     )
+
+
+# --- §3.1/§3.2 session data ------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class SessionData:
+    """What createSession and getSession say about a session (`data`)."""
+
+    session_id: str
+    resource_url: str = ""
+    app_instance_id: str = ""
+    resource_id: str = ""
+    status: str = ""
+    link_url: str = ""
+    ws_url: str = ""
+    token: str = ""
+    tool_list: str = ""  # raw `toolList` (JSON text; an array is re-serialised)
+
+
+def session_data_from(data: Mapping[str, object]) -> SessionData:
+    """`data` of createSession/getSession; the second-channel fields also in PascalCase
+    (§3.2)."""
+
+    def text(*names: str) -> str:
+        for name in names:
+            value = data.get(name)
+            if value:
+                return value if isinstance(value, str) else json.dumps(value)
+        return ""
+
+    return SessionData(
+        session_id=text(p.B_SESSION_ID),
+        resource_url=text("resourceUrl"),
+        app_instance_id=text("appInstanceId"),
+        resource_id=text("resourceId"),
+        status=text("status"),
+        link_url=text("linkUrl", "LinkUrl"),
+        ws_url=text("wsUrl", "WsUrl"),
+        token=text("token", "Token"),
+        tool_list=text("toolList", "ToolList"),
+    )
+
+
+def tool_list_entries(raw: str) -> list[tuple[str, str]]:
+    """(name, server) of each `toolList` entry: JSON text of an array of objects with
+    `name`/`Name` and `server`/`serverName`/`Server` (§5.1). Anything else: none."""
+    parsed = decode_json_text(raw)
+    entries = []
+    for item in parsed if isinstance(parsed, list) else []:
+        if isinstance(item, dict):
+            name = item.get("name") or item.get("Name") or ""
+            server = item.get("server") or item.get("serverName") or item.get("Server") or ""
+            entries.append((str(name), str(server)))
+    return entries

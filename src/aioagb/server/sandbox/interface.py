@@ -10,7 +10,7 @@ Paths passed to a `Sandbox` are paths *as the sandboxed code sees them* (for exa
 anything that would leave the session's own area raises `SandboxFileError`.
 
 Errors: a failure the user caused (missing file, bad path, code that raised, a timeout) is a
-*result* (`SandboxFileError`, `CodeOutcome.error`, `ShellOutcome.exit_code`), never a crash.
+*result* (`SandboxFileError`, `CodeRun.error`, `ShellOutcome.exit_code`), never a crash.
 `SandboxUnavailable` means the backend itself cannot serve (for example a language whose
 runtime is not installed).
 """
@@ -54,7 +54,7 @@ class SandboxLimits:
 
 
 @attrs.frozen
-class CodeOutcome:
+class CodeRun:
     """What one `run_code` call produced (mirrors the protocol's "new format", §4.3)."""
 
     stdout: Sequence[str]
@@ -70,6 +70,8 @@ class CodeOutcome:
 
 @attrs.frozen
 class ShellOutcome:
+    """What one `shell` call produced."""
+
     stdout: str
     stderr: str
     exit_code: int  # SHELL_TIMEOUT_EXIT_CODE on a timeout
@@ -79,6 +81,8 @@ class ShellOutcome:
 
 @attrs.frozen
 class FileStat:
+    """What `get_file_info` reports about a path."""
+
     size: int  # bytes
     is_directory: bool
     is_file: bool
@@ -90,12 +94,16 @@ class FileStat:
 
 @attrs.frozen
 class DirEntry:
+    """One entry of `list_directory`."""
+
     name: str
     is_directory: bool
 
 
 @attrs.frozen
 class FileChange:
+    """One event of `get_file_change`."""
+
     event_type: str  # "create" | "modify" | "delete"
     path: str
     path_type: str  # "file" | "directory"
@@ -103,6 +111,8 @@ class FileChange:
 
 @attrs.frozen
 class FileEdit:
+    """One replacement of `edit_file`: the first `old_text` becomes `new_text`."""
+
     old_text: str
     new_text: str
 
@@ -111,9 +121,10 @@ class Sandbox(Protocol):
     """One session's sandbox. Processes start lazily, on the first call that needs them."""
 
     @property
-    def session_id(self) -> str: ...
+    def session_id(self) -> str:
+        """The id of the session this sandbox belongs to."""
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeOutcome:
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
         """Run code; python keeps its state between calls (a notebook-style kernel)."""
 
     async def shell(
@@ -122,7 +133,8 @@ class Sandbox(Protocol):
         timeout_s: float,
         cwd: str | None = None,
         envs: Mapping[str, str] | None = None,
-    ) -> ShellOutcome: ...
+    ) -> ShellOutcome:
+        """Runs `/bin/sh -c command` in `cwd` (default /workspace) with `envs` added."""
 
     async def read_file(self, path: str, offset: int, length: int) -> bytes:
         """Bytes [offset, offset+length) of a file; the caller does UTF-8 chunk alignment."""
@@ -130,14 +142,17 @@ class Sandbox(Protocol):
     async def write_file(self, path: str, content: str, mode: str) -> None:
         """mode is "overwrite" (create or truncate) or "append" (create if needed)."""
 
-    async def get_file_info(self, path: str) -> FileStat: ...
+    async def get_file_info(self, path: str) -> FileStat:
+        """Size, type, permissions and times of a file or directory."""
 
-    async def list_directory(self, path: str) -> Sequence[DirEntry]: ...
+    async def list_directory(self, path: str) -> Sequence[DirEntry]:
+        """A directory's entries, sorted by name."""
 
     async def create_directory(self, path: str) -> None:
         """Creates parents too; an existing directory is fine."""
 
-    async def move_file(self, source: str, destination: str) -> None: ...
+    async def move_file(self, source: str, destination: str) -> None:
+        """Moves a file or directory (a link itself); the destination must not exist."""
 
     async def delete_file(self, path: str) -> None:
         """Removes a file, or a directory with everything in it."""

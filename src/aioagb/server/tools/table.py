@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
-from .. import _protocol as p
-from . import tool_format as fmt
-from .envelope import bad_request
-from .params import optional, optional_int, required, required_text, string_list
-from .sandbox import FileEdit, Sandbox, SandboxError, SandboxLimits
+from ... import _protocol as p
+from ..envelope import bad_request
+from ..params import optional, optional_int, required, required_text, string_list
+from ..sandbox import FileEdit, Sandbox, SandboxError, SandboxLimits
+from . import format as fmt
 
 # The largest slice one `read_file` call returns, and the largest file `read_multiple_files`
 # inlines: replies stay well under any client's body limit.
@@ -28,28 +28,35 @@ SERVER_NAME = "agb_local"
 
 
 @attrs.frozen
-class ToolReply:
+class ToolOutput:
+    """What one tool call answers: the text item of §4.2, and whether it is an error."""
+
     text: str
     is_error: bool = False
 
 
 @attrs.frozen
-class ToolCall:
+class ToolInvocation:
+    """One call of a tool: the session's sandbox, the decoded `args` and the server's limits."""
+
     sandbox: Sandbox
     args: Mapping[str, object]
     limits: SandboxLimits
 
 
-Handler = Callable[[ToolCall], Awaitable[ToolReply]]
+# A tool's implementation: checks `args`, calls the sandbox, formats the result.
+ToolHandler = Callable[[ToolInvocation], Awaitable[ToolOutput]]
 
 
 @attrs.frozen
 class Tool:
+    """One row of the table: the name and schema listTools reports, and its handler."""
+
     name: str
     description: str
     properties: Mapping[str, Mapping[str, Any]]
     required: tuple[str, ...]
-    handler: Handler
+    handler: ToolHandler
 
     def describe(self) -> dict[str, object]:
         """The listTools entry (§3.12)."""
@@ -64,13 +71,14 @@ class Tool:
         }
 
 
-async def call_tool(tool: Tool, call: ToolCall) -> ToolReply:
+async def call_tool(tool: Tool, call: ToolInvocation) -> ToolOutput:
+    """Runs `tool`'s handler; a `SandboxError` becomes an `isError` result, as the cloud's."""
     try:
-        reply = await tool.handler(call)
+        output = await tool.handler(call)
     except SandboxError as exc:
-        return ToolReply(str(exc) or type(exc).__name__, is_error=True)
+        return ToolOutput(str(exc) or type(exc).__name__, is_error=True)
     # §4.2: always at least one text item; the handlers never return None, and "" is fine.
-    return reply
+    return output
 
 
 def _clamp_timeout(seconds: float, limits: SandboxLimits) -> float:
@@ -82,22 +90,22 @@ def _clamp_timeout(seconds: float, limits: SandboxLimits) -> float:
 # --- code and shell ---------------------------------------------------------------------
 
 
-async def _run_code(call: ToolCall) -> ToolReply:
+async def _run_code(call: ToolInvocation) -> ToolOutput:
     code = required(call.args, "code", str, "args")
     raw_language = optional(call.args, "language", str, "args") or "python"
     language = p.canonical_language(raw_language)
     if language is None:
         supported = ", ".join(p.LANGUAGES)
-        return ToolReply(
+        return ToolOutput(
             f"Unsupported language: {raw_language}. Supported languages are {supported}",
             is_error=True,
         )
     timeout_s = optional_int(call.args, "timeout_s", "args") or p.DEFAULT_CODE_TIMEOUT_S
-    outcome = await call.sandbox.run_code(code, language, _clamp_timeout(timeout_s, call.limits))
-    return ToolReply(fmt.code_payload(outcome))
+    run = await call.sandbox.run_code(code, language, _clamp_timeout(timeout_s, call.limits))
+    return ToolOutput(fmt.code_payload(run))
 
 
-async def _shell(call: ToolCall) -> ToolReply:
+async def _shell(call: ToolInvocation) -> ToolOutput:
     command = required(call.args, "command", str, "args")
     timeout_ms = optional_int(call.args, "timeout_ms", "args") or p.DEFAULT_SHELL_TIMEOUT_MS
     cwd = optional(call.args, "cwd", str, "args")
@@ -109,17 +117,17 @@ async def _shell(call: ToolCall) -> ToolReply:
     timeout_s = _clamp_timeout(timeout_ms / 1000, call.limits)
     outcome = await call.sandbox.shell(command, timeout_s, cwd=cwd or None, envs=envs)
     text, failed = fmt.shell_payload(outcome)
-    return ToolReply(text, is_error=failed)
+    return ToolOutput(text, is_error=failed)
 
 
 # --- files ------------------------------------------------------------------------------
 
 
-def _path(call: ToolCall, key: str = "path") -> str:
+def _path(call: ToolInvocation, key: str = "path") -> str:
     return required_text(call.args, key, "args")
 
 
-async def _read_file(call: ToolCall) -> ToolReply:
+async def _read_file(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     offset = optional_int(call.args, "offset", "args") or 0
     length = optional_int(call.args, "length", "args")
@@ -130,54 +138,54 @@ async def _read_file(call: ToolCall) -> ToolReply:
         # No range (or the "whole file" 0): read from offset to the end, within the cap.
         length = max(0, (await call.sandbox.get_file_info(path)).size - offset)
     if length > MAX_READ_BYTES:
-        return ToolReply(
+        return ToolOutput(
             f"Read of {length} bytes exceeds the {MAX_READ_BYTES}-byte limit per call; "
             "read in chunks with offset and length",
             is_error=True,
         )
     if binary:
-        return ToolReply(fmt.binary_chunk(await call.sandbox.read_file(path, offset, length)))
+        return ToolOutput(fmt.binary_chunk(await call.sandbox.read_file(path, offset, length)))
     raw = await call.sandbox.read_file(path, offset, length + fmt.UTF8_MAX_CONTINUATION)
-    return ToolReply(fmt.utf8_text_chunk(raw, offset, length))
+    return ToolOutput(fmt.utf8_text_chunk(raw, offset, length))
 
 
-async def _write_file(call: ToolCall) -> ToolReply:
+async def _write_file(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     content = required(call.args, "content", str, "args")
     mode = optional(call.args, "mode", str, "args") or "overwrite"
     if mode not in p.WRITE_MODES:
         raise bad_request(f"args.mode must be one of {', '.join(p.WRITE_MODES)}")
     await call.sandbox.write_file(path, content, mode)
-    return ToolReply(f"Successfully wrote to {path}")
+    return ToolOutput(f"Successfully wrote to {path}")
 
 
-async def _get_file_info(call: ToolCall) -> ToolReply:
-    return ToolReply(fmt.file_info_text(await call.sandbox.get_file_info(_path(call))))
+async def _get_file_info(call: ToolInvocation) -> ToolOutput:
+    return ToolOutput(fmt.file_info_text(await call.sandbox.get_file_info(_path(call))))
 
 
-async def _list_directory(call: ToolCall) -> ToolReply:
-    return ToolReply(fmt.directory_text(await call.sandbox.list_directory(_path(call))))
+async def _list_directory(call: ToolInvocation) -> ToolOutput:
+    return ToolOutput(fmt.directory_text(await call.sandbox.list_directory(_path(call))))
 
 
-async def _create_directory(call: ToolCall) -> ToolReply:
+async def _create_directory(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     await call.sandbox.create_directory(path)
-    return ToolReply(f"Successfully created directory {path}")
+    return ToolOutput(f"Successfully created directory {path}")
 
 
-async def _move_file(call: ToolCall) -> ToolReply:
+async def _move_file(call: ToolInvocation) -> ToolOutput:
     source, destination = _path(call, "source"), _path(call, "destination")
     await call.sandbox.move_file(source, destination)
-    return ToolReply(f"Successfully moved {source} to {destination}")
+    return ToolOutput(f"Successfully moved {source} to {destination}")
 
 
-async def _delete_file(call: ToolCall) -> ToolReply:
+async def _delete_file(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     await call.sandbox.delete_file(path)
-    return ToolReply(f"Successfully deleted {path}")
+    return ToolOutput(f"Successfully deleted {path}")
 
 
-async def _edit_file(call: ToolCall) -> ToolReply:
+async def _edit_file(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     raw_edits = required(call.args, "edits", list, "args")
     edits = []
@@ -192,14 +200,14 @@ async def _edit_file(call: ToolCall) -> ToolReply:
         )
     dry_run = optional(call.args, "dryRun", bool, "args") or False
     diff = await call.sandbox.edit_file(path, edits, dry_run)
-    return ToolReply(diff)
+    return ToolOutput(diff)
 
 
-async def _search_files(call: ToolCall) -> ToolReply:
+async def _search_files(call: ToolInvocation) -> ToolOutput:
     path = _path(call)
     pattern = required_text(call.args, "pattern", "args")
     exclude = string_list(call.args, "excludePatterns", "args") or []
-    return ToolReply(fmt.search_text(await call.sandbox.search_files(path, pattern, exclude)))
+    return ToolOutput(fmt.search_text(await call.sandbox.search_files(path, pattern, exclude)))
 
 
 async def _read_one_whole(sandbox: Sandbox, path: str) -> tuple[str, str | None, str | None]:
@@ -215,16 +223,16 @@ async def _read_one_whole(sandbox: Sandbox, path: str) -> tuple[str, str | None,
     return path, raw.decode("utf-8", errors="replace"), None
 
 
-async def _read_multiple_files(call: ToolCall) -> ToolReply:
+async def _read_multiple_files(call: ToolInvocation) -> ToolOutput:
     paths = string_list(call.args, "paths", "args")
     if paths is None:
         raise bad_request("args.paths is required")
     results = [await _read_one_whole(call.sandbox, path) for path in paths]
-    return ToolReply(fmt.multiple_files_text(results))
+    return ToolOutput(fmt.multiple_files_text(results))
 
 
-async def _get_file_change(call: ToolCall) -> ToolReply:
-    return ToolReply(fmt.file_changes_text(await call.sandbox.get_file_change(_path(call))))
+async def _get_file_change(call: ToolInvocation) -> ToolOutput:
+    return ToolOutput(fmt.file_changes_text(await call.sandbox.get_file_change(_path(call))))
 
 
 # --- the table --------------------------------------------------------------------------

@@ -8,29 +8,26 @@ deleted before the call returns or raises, also when the caller is cancelled.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
 import attrs
 
-from . import _validate as v
-from .errors import AGBError, SessionBatchError
-from .models import CreateSessionParams
-from .session import AsyncSession
+from .. import _validate as v
+from ..errors import AGBError, BatchFailure, SessionBatchError
+from ..models import CreateSessionParams
 
 if TYPE_CHECKING:
-    from .client import AsyncAGB
+    from ..session import AsyncSession
 
 log = logging.getLogger("aioagb.batch")
 
 DEFAULT_CONCURRENCY = 16
 
+OpenSession = Callable[[CreateSessionParams], Awaitable["AsyncSession"]]
 
-@attrs.frozen(slots=True)
-class BatchFailure:
-    index: int  # which of the `count` creations failed
-    error: Exception
+__all__ = ["BatchFailure", "BatchResult", "create_many", "delete_sessions"]
 
 
 @attrs.frozen(slots=True)
@@ -46,7 +43,7 @@ def check_concurrency(concurrency: object) -> int:
 
 
 async def create_many(
-    agb: AsyncAGB,
+    open_session: OpenSession,
     params: CreateSessionParams,
     count: int,
     *,
@@ -71,7 +68,7 @@ async def create_many(
     async def create_one(index: int, tg_scope: anyio.CancelScope) -> None:
         async with limiter:
             try:
-                created[index] = await agb.open_session(params)
+                created[index] = await open_session(params)
             except AGBError as exc:
                 failures.append(BatchFailure(index, exc))
                 if not partial:
@@ -85,18 +82,39 @@ async def create_many(
         await delete_sessions(created.values(), concurrency=concurrency)
         raise
     if failures and not partial:
-        await delete_sessions(created.values(), concurrency=concurrency)
+        made = list(created.values())
+        cleanup = await delete_sessions(made, concurrency=concurrency)
+        undeleted = {made[f.index].session_id for f in cleanup}
+        deleted = [s.session_id for s in made if s.session_id not in undeleted]
         failures.sort(key=lambda f: f.index)
         raise SessionBatchError(
-            f"{len(failures)} of {count} session creations failed; the "
-            f"{len(created)} sessions already created were deleted. First error: "
-            f"{failures[0].error}",
+            f"{len(failures)} of {count} session creations failed; "
+            + _cleanup_report(deleted, sorted(undeleted))
+            + f" First error: {failures[0].error}",
             failures,
+            deleted=deleted,
+            not_deleted=sorted(undeleted),
         )
     return BatchResult(
         sessions=[created[i] for i in sorted(created)],
         failures=sorted(failures, key=lambda f: f.index),
     )
+
+
+def _is_session(obj: object) -> bool:
+    # Structural: the session layer sits above this one (import-linter keeps it so).
+    return isinstance(getattr(obj, "session_id", None), str) and callable(
+        getattr(obj, "aclose", None)
+    )
+
+
+def _cleanup_report(deleted: Sequence[str], undeleted: Sequence[str]) -> str:
+    """What became of the sessions a failed batch had created, with their ids."""
+    report = f"of the {len(deleted) + len(undeleted)} sessions already created, "
+    report += f"{len(deleted)} were deleted"
+    if undeleted:
+        report += f" and {len(undeleted)} could not be and may still exist ({', '.join(undeleted)})"
+    return report + "."
 
 
 async def delete_sessions(
@@ -110,7 +128,7 @@ async def delete_sessions(
     Each delete is bounded by the client's own delete timeout.
     """
     sessions = list(sessions)
-    if not all(isinstance(session, AsyncSession) for session in sessions):
+    if not all(_is_session(session) for session in sessions):
         raise v.fail("sessions must be AsyncSession objects")
     # Checked here, not by CapacityLimiter: 0 would wait forever, shielded.
     check_concurrency(concurrency)

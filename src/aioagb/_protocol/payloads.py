@@ -1,4 +1,4 @@
-"""Tool payloads -> result fields, for every shape §4 of the protocol describes. Pure."""
+"""Tool payloads -> result fields, for every shape §4 of docs/protocol.md describes. Pure."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from collections.abc import Mapping
 
 import attrs
 
-from . import _protocol as p
-from ._wire import JSON, strings
-from .models import ExecutionError, ExecutionLogs, ExecutionResult
+from .. import _protocol as p
+from ..models import ExecutionError, ExecutionLogs, ExecutionResult
+from .replies import JSON, strings
 
 # --- run_code (§4.3) ---------------------------------------------------------------------
 
 
 @attrs.frozen(slots=True)
-class CodeOutcome:
+class ParsedCode:
     success: bool
     error_message: str = ""
     logs: ExecutionLogs = attrs.field(factory=ExecutionLogs)
@@ -33,23 +33,23 @@ def _loads(text: str) -> JSON:
     return value
 
 
-def _plain(text: str) -> CodeOutcome:
-    return CodeOutcome(
+def _plain(text: str) -> ParsedCode:
+    return ParsedCode(
         True, logs=ExecutionLogs([text], []), results=[ExecutionResult(text, is_main_result=True)]
     )
 
 
-def parse_code(text: str | None) -> CodeOutcome:
+def parse_code(text: str | None) -> ParsedCode:
     """The official client's reading order: unwrap, isError, new, rich, legacy, plain text."""
     if not text:
-        return CodeOutcome(False, "No data returned")
+        return ParsedCode(False, "No data returned")
     data = _loads(text.strip())
     if not isinstance(data, dict):
         return _plain(text)
     data = _unwrap_content(data)
     if data.get("isError") is True:
         texts = (str(i.get("text", "Unknown error")) for i in _items(data.get("content")))
-        return CodeOutcome(False, "Error in response: " + "; ".join(texts))
+        return ParsedCode(False, "Error in response: " + "; ".join(texts))
     if isinstance(data.get("result"), list):
         return _new_format(data)
     if "logs" in data or "results" in data:
@@ -59,7 +59,7 @@ def parse_code(text: str | None) -> CodeOutcome:
         first = items[0].get("text") if items else None
         if isinstance(first, str):
             return _plain(first)
-        return CodeOutcome(False, "No content found in response")
+        return ParsedCode(False, "No content found in response")
     return _plain(str(data))
 
 
@@ -87,10 +87,10 @@ def _seconds(data: Mapping[str, object]) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def _new_format(data: Mapping[str, object]) -> CodeOutcome:
+def _new_format(data: Mapping[str, object]) -> ParsedCode:
     failure = data.get("executionError")
     message = str(failure) if failure else ""
-    return CodeOutcome(
+    return ParsedCode(
         success=not failure and data.get("isError") is not True,
         error_message=message,
         logs=ExecutionLogs(strings(data.get("stdout")), strings(data.get("stderr"))),
@@ -101,7 +101,7 @@ def _new_format(data: Mapping[str, object]) -> CodeOutcome:
     )
 
 
-def _rich_format(data: Mapping[str, object]) -> CodeOutcome:
+def _rich_format(data: Mapping[str, object]) -> ParsedCode:
     logs = data.get("logs") if isinstance(data.get("logs"), dict) else {}
     assert isinstance(logs, dict)
     error = data.get("error") if isinstance(data.get("error"), dict) else None
@@ -112,7 +112,7 @@ def _rich_format(data: Mapping[str, object]) -> CodeOutcome:
         value = str(error.get("value", ""))
         parsed_error = ExecutionError(name, value, str(error.get("traceback", "")))
         message = value or name
-    return CodeOutcome(
+    return ParsedCode(
         success=data.get("isError") is not True,  # an `error` alone is not a failure (§4.3)
         error_message=message,
         logs=ExecutionLogs(strings(logs.get("stdout")), strings(logs.get("stderr"))),
@@ -170,7 +170,7 @@ def _bundle(item: object) -> ExecutionResult:
 
 
 @attrs.frozen(slots=True)
-class CommandOutcome:
+class ParsedCommand:
     success: bool
     output: str = ""
     error_message: str = ""
@@ -180,22 +180,22 @@ class CommandOutcome:
     trace_id: str = ""
 
 
-def parse_command(text: str | None, *, is_tool_error: bool) -> CommandOutcome:
+def parse_command(text: str | None, *, is_tool_error: bool) -> ParsedCommand:
     raw = text or ""
     data = _loads(raw) if raw else None
     if not isinstance(data, dict):
         if is_tool_error:
-            return CommandOutcome(False, error_message=raw)
-        return CommandOutcome(True, output=raw)
+            return ParsedCommand(False, error_message=raw)
+        return ParsedCommand(True, output=raw)
     stdout, stderr = str(data.get("stdout") or ""), str(data.get("stderr") or "")
     code = data.get("exit_code", data.get("errorCode", None if is_tool_error else 0))
     exit_code = code if isinstance(code, int) and not isinstance(code, bool) else None
     trace = str(data.get("traceId") or "")
     if is_tool_error:
-        return CommandOutcome(
+        return ParsedCommand(
             False, stdout + stderr, stderr or raw, exit_code, stdout, stderr, trace
         )
-    return CommandOutcome(exit_code == 0, stdout + stderr, "", exit_code, stdout, stderr, trace)
+    return ParsedCommand(exit_code == 0, stdout + stderr, "", exit_code, stdout, stderr, trace)
 
 
 # --- files (§4.5) ------------------------------------------------------------------------

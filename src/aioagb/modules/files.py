@@ -1,0 +1,274 @@
+"""`session.file`: the file tools of one session (docs/protocol.md §4.5).
+
+Each method validates its arguments (InvalidArgumentError, nothing sent), makes the exact tool
+calls of the official client and returns the official result type.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import contextlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, TypeVar, overload
+
+from .. import _protocol as p
+from .. import _validate as v
+from .._protocol.payloads import (
+    parse_file_info,
+    parse_listing,
+    parse_multiple_files,
+    parse_search,
+)
+from .._results import seed
+from ..errors import AGBError, ToolError
+from ..models import (
+    ApiResponse,
+    BinaryFileContentResult,
+    BoolResult,
+    DirectoryListResult,
+    FileContentResult,
+    FileInfoResult,
+    FileSearchResult,
+    MultipleFileContentResult,
+)
+from ._channel import SessionChannel
+from .command import Command
+
+BYTES_DECODE_TIMEOUT_MS = 60_000
+R = TypeVar("R", bound=ApiResponse)
+# The field of each result type that holds a parsed payload.
+_DATA_FIELD: dict[type[ApiResponse], str] = {
+    FileInfoResult: "file_info",
+    DirectoryListResult: "entries",
+    FileSearchResult: "matches",
+    MultipleFileContentResult: "contents",
+}
+
+
+class FileSystem:
+    """Files of the session (the official `session.file`). Paths are absolute paths in the
+    sandbox, or relative to its working directory."""
+
+    def __init__(self, channel: SessionChannel) -> None:
+        self._tools = channel
+        self._command = Command(channel)  # bytes are decoded by a shell command
+
+    # --- one tool call each ------------------------------------------------------------------
+
+    async def mkdir(self, path: str) -> BoolResult:
+        """Create a directory and its parents (an existing one is fine)."""
+        args = {"path": v.check_path("path", path)}
+        return await seed(BoolResult, self._done(p.TOOL_CREATE_DIRECTORY, args))
+
+    async def info(self, path: str) -> FileInfoResult:
+        """Size (bytes), times, type and permissions of a file or directory; fails when the
+        path does not exist. `file_info` keys: size, isDirectory, isFile, permissions,
+        created, modified, accessed."""
+        args = {"path": v.check_path("path", path)}
+        return await seed(FileInfoResult, self._info(args))
+
+    async def list(self, path: str) -> DirectoryListResult:
+        """The entries of a directory: `entries` is a list of `{"name", "isDirectory"}`."""
+        args = {"path": v.check_path("path", path)}
+        operation = self._parsed(p.TOOL_LIST_DIRECTORY, args, DirectoryListResult, parse_listing)
+        return await seed(DirectoryListResult, operation)
+
+    async def move(self, source: str, destination: str) -> BoolResult:
+        """Move or rename a file or directory; fails when `destination` exists."""
+        args = {
+            "source": v.check_path("source", source),
+            "destination": v.check_path("destination", destination),
+        }
+        return await seed(BoolResult, self._done(p.TOOL_MOVE_FILE, args))
+
+    async def remove(self, path: str) -> BoolResult:
+        """Delete a file, or a directory with everything in it."""
+        args = {"path": v.check_path("path", path)}
+        return await seed(BoolResult, self._done(p.TOOL_DELETE_FILE, args))
+
+    async def edit(
+        self, path: str, edits: Sequence[Mapping[str, str]], dry_run: bool = False
+    ) -> BoolResult:
+        """Replace each `oldText` by its `newText`, in order; fails if one is not found."""
+        args = {
+            "path": v.check_path("path", path),
+            "edits": v.check_edits(edits),
+            "dryRun": bool(dry_run),
+        }
+        return await seed(BoolResult, self._done(p.TOOL_EDIT_FILE, args))
+
+    async def search(
+        self, path: str, pattern: str, exclude_patterns: Sequence[str] | None = None
+    ) -> FileSearchResult:
+        """Paths under `path` whose names match the glob `pattern`."""
+        args: dict[str, object] = {
+            "path": v.check_path("path", path),
+            "pattern": v.check_text("pattern", pattern),
+        }
+        if isinstance(exclude_patterns, str):  # would be sent as one pattern per character
+            raise v.fail("exclude_patterns must be a list of patterns, not one string")
+        if exclude_patterns:
+            args["excludePatterns"] = [
+                v.check_text("exclude_patterns[]", e) for e in exclude_patterns
+            ]
+        operation = self._parsed(p.TOOL_SEARCH_FILES, args, FileSearchResult, parse_search)
+        return await seed(FileSearchResult, operation)
+
+    async def read_batch(self, paths: Sequence[str]) -> MultipleFileContentResult:
+        """Several text files in one call (contents are stripped, a protocol limitation)."""
+        args = {"paths": v.check_paths(paths)}
+        operation = self._parsed(
+            p.TOOL_READ_MULTIPLE_FILES, args, MultipleFileContentResult, parse_multiple_files
+        )
+        return await seed(MultipleFileContentResult, operation)
+
+    async def _done(self, tool: str, args: Mapping[str, object]) -> BoolResult:
+        answer = await self._tools.call(tool, args)
+        return BoolResult(request_id=answer.request_id, success=True, data=True)
+
+    async def _info(self, args: Mapping[str, object]) -> FileInfoResult:
+        return await self._parsed(p.TOOL_GET_FILE_INFO, args, FileInfoResult, parse_file_info)
+
+    async def _parsed(
+        self,
+        tool: str,
+        args: Mapping[str, object],
+        result_type: type[R],
+        parse: Callable[[str | None], object],
+    ) -> R:
+        """One tool call whose payload `parse` turns into the result's one data field."""
+        answer = await self._tools.call(tool, args)
+        data = {_DATA_FIELD[result_type]: parse(answer.text)}
+        return result_type(request_id=answer.request_id, success=True, **data)  # type: ignore[arg-type]
+
+    # --- write --------------------------------------------------------------------------------
+
+    async def write(self, path: str, content: str | bytes, mode: str = "overwrite") -> BoolResult:
+        """Write text (or bytes) to a file, in the protocol's 51 200-character chunks.
+
+        A multi-chunk `overwrite` goes to a temporary file next to `path` that is moved into
+        place at the end, so a failure never leaves a half-written file behind. Bytes travel
+        as base64 text and are decoded by a shell command in the session.
+        """
+        path = v.check_path("path", path)
+        mode = v.check_write_mode(mode)
+        if isinstance(content, bytes | bytearray | memoryview):
+            return await seed(BoolResult, self._write_bytes(path, bytes(content), mode))
+        v.check_text("content", content, allow_empty=True)
+        return await seed(BoolResult, self._write_text(path, content, mode))
+
+    async def _write_text(self, path: str, content: str, mode: str) -> BoolResult:
+        if len(content) <= p.WRITE_CHUNK_CHARS or mode == "append":
+            return await self._write_chunks(path, content, mode)
+        staging = f"{path}.aioagb-{secrets.token_hex(4)}.part"
+        try:
+            await self._write_chunks(staging, content, "overwrite")
+            return await self._done(p.TOOL_MOVE_FILE, {"source": staging, "destination": path})
+        except AGBError:
+            await self._remove_quietly(staging)
+            raise
+
+    async def _write_chunks(self, path: str, content: str, mode: str) -> BoolResult:
+        size = p.WRITE_CHUNK_CHARS
+        chunks = [content[i : i + size] for i in range(0, len(content), size)] or [""]
+        result = BoolResult()
+        for index, chunk in enumerate(chunks):
+            args = {"path": path, "content": chunk, "mode": mode if index == 0 else "append"}
+            result = await self._done(p.TOOL_WRITE_FILE, args)
+        return result
+
+    async def _write_bytes(self, path: str, data: bytes, mode: str) -> BoolResult:
+        staging = f"/tmp/.aioagb-{secrets.token_hex(6)}.b64"
+        redirect = ">>" if mode == "append" else ">"
+        source, target = _quote(staging), _quote(path)
+        command = f"base64 -d {source} {redirect} {target}; s=$?; rm -f {source}; exit $s"
+        try:
+            await self._write_chunks(staging, base64.b64encode(data).decode("ascii"), "overwrite")
+            done = await self._command._execute(command, BYTES_DECODE_TIMEOUT_MS, None, None)
+        except AGBError:
+            await self._remove_quietly(staging)  # a staging file must not keep a disk full
+            raise
+        return BoolResult(request_id=done.request_id, success=True, data=True)
+
+    async def _remove_quietly(self, path: str) -> None:
+        # Best effort: the original failure is what the caller must see.
+        with contextlib.suppress(AGBError):
+            await self._tools.call(p.TOOL_DELETE_FILE, {"path": path})
+
+    # --- read ---------------------------------------------------------------------------------
+
+    @overload
+    async def read(self, path: str) -> FileContentResult: ...
+    @overload
+    async def read(self, path: str, *, format: Literal["text"]) -> FileContentResult: ...
+    @overload
+    async def read(self, path: str, *, format: Literal["bytes"]) -> BinaryFileContentResult: ...
+
+    async def read(
+        self, path: str, *, format: Literal["text", "bytes"] = "text"
+    ) -> FileContentResult | BinaryFileContentResult:
+        """Read a file: `get_file_info`, then 51 200-byte `read_file` chunks (§4.5).
+
+        `format="bytes"` returns a `BinaryFileContentResult` with the exact bytes."""
+        path = v.check_path("path", path)
+        if format not in ("text", "bytes"):
+            raise v.fail(f"format must be 'text' or 'bytes', got {format!r}")
+        if format == "bytes":
+            return await seed(BinaryFileContentResult, self._read_bytes(path))
+        return await seed(FileContentResult, self._read_text(path))
+
+    async def _read_text(self, path: str) -> FileContentResult:
+        parts, request_id = await self._read_chunks(path, binary=False)
+        return FileContentResult(request_id=request_id, success=True, content="".join(parts))
+
+    async def _read_bytes(self, path: str) -> BinaryFileContentResult:
+        parts, request_id = await self._read_chunks(path, binary=True)
+        try:
+            data = b"".join(base64.b64decode(part, validate=True) for part in parts)
+        except ValueError:
+            raise AGBError(
+                f"The server sent invalid base64 for {path}", request_id=request_id
+            ) from None
+        return BinaryFileContentResult(
+            request_id=request_id, success=True, content=data, size=len(data)
+        )
+
+    async def _read_chunks(self, path: str, *, binary: bool) -> tuple[builtins.list[str], str]:
+        info = await self._info({"path": path})
+        size = info.file_info.get("size")
+        if info.file_info.get("isDirectory") is True or not isinstance(size, int):
+            raise ToolError(
+                f"Path does not exist or is a directory: {path}", request_id=info.request_id
+            )
+        parts: builtins.list[str] = []
+        request_id = info.request_id
+        for offset in range(0, size, p.READ_CHUNK_BYTES):
+            args: dict[str, object] = {
+                "path": path,
+                "offset": offset,
+                "length": min(p.READ_CHUNK_BYTES, size - offset),
+            }
+            if binary:
+                args["format"] = p.READ_FORMAT_BINARY
+            answer = await self._tools.call(p.TOOL_READ_FILE, args)
+            request_id = answer.request_id
+            parts.append(answer.text or "")
+        return parts, request_id
+
+    # The official SDK's other names for the same operations.
+    create_directory = mkdir
+    write_file = write
+    read_file = read
+    get_file_info = info
+    list_directory = list
+    move_file = move
+    delete_file = remove
+    edit_file = edit
+    search_files = search
+    read_multiple_files = read_batch
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "'\"'\"'") + "'"

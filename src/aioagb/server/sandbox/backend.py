@@ -1,0 +1,590 @@
+"""AGB Local's sandbox backend: `LocalBackend` makes one `LocalSandbox` per session, run under
+bubblewrap or as the loudly unsafe "plain" fallback.
+
+`create()` only makes the session's record; the first call that needs a process makes its
+directories and starts the session's *agent* (the `agent` package, run by the system Python),
+under bubblewrap (`bwrap`) or as a plain subprocess. All calls then go to the agent as JSON lines
+(`channel`); it runs shell commands, owns the python kernel and does the file operations from
+inside the sandbox. See docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from .bwrap import TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
+from .cgroups import Cgroups
+from .channel import AgentChannel, AgentGone
+from .interface import (
+    WORKSPACE_DIR,
+    CodeRun,
+    DirEntry,
+    FileChange,
+    FileEdit,
+    FileStat,
+    SandboxError,
+    SandboxFileError,
+    SandboxLimits,
+    SandboxUnavailable,
+    ShellOutcome,
+)
+from .uids import UidLease
+
+log = logging.getLogger("aioagb.server.sandbox")
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+# The agent package's name in the runtime directory: `python -m aioagb_agent` runs it, and no
+# user module can collide with it (its own modules are never on sys.path by their bare names).
+AGENT_PACKAGE = "aioagb_agent"
+AGENT_SOURCE = Path(__file__).with_name("agent")
+AGENT_START_TIMEOUT_S = 15.0
+GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
+FILE_OP_TIMEOUT_S = 120.0
+_SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+class LocalSandbox:
+    """One session's `Sandbox` (whose docstrings its methods follow): its directories and its
+    agent, both made on first use.
+
+    A session that is created and deleted without running anything (and every idle one)
+    costs no disk work: making and removing the directories was most of AGB Local's CPU per
+    create+delete (docs/benchmarks.md)."""
+
+    def __init__(self, backend: LocalBackend, session_id: str, uid: int | None) -> None:
+        self._backend = backend
+        self._session_id = session_id
+        self._uid = uid
+        self.dir = backend.sessions_dir / session_id
+        self._agent: AgentChannel | None = None
+        self._start_lock = anyio.Lock()
+        self._closed = False
+        self._dirs_made = False
+        self._cgroups: Cgroups | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def uid(self) -> int | None:
+        """The host uid the session's processes run as (None: the server's own)."""
+        return self._uid
+
+    @property
+    def started(self) -> bool:
+        """Whether the session's agent process is running (for tests and stats)."""
+        return self._agent is not None and self._agent.alive
+
+    @property
+    def agent_pid(self) -> int | None:
+        """The host pid of the agent's process (bubblewrap's, under bubblewrap); None before
+        its first start."""
+        return self._agent.process.pid if self._agent is not None else None
+
+    # --- the agent -------------------------------------------------------------------------
+
+    async def _ensure_agent(self) -> AgentChannel:
+        async with self._start_lock:
+            if self._closed:
+                raise SandboxError("the session's sandbox is closed")
+            if self._agent is not None and self._agent.alive:
+                return self._agent
+            if self._agent is not None:
+                await self._agent.kill(self._uid)
+                self._agent = None
+            if not self._dirs_made:
+                await anyio.to_thread.run_sync(self._backend._make_dirs, self.dir, self._uid)
+                self._dirs_made = True
+            self._agent = await self._backend._start_agent(self)
+            return self._agent
+
+    async def _call(self, op: str, timeout_s: float, **args: object) -> Any:
+        agent = await self._ensure_agent()
+        try:
+            with anyio.fail_after(timeout_s):
+                reply = await agent.call(op, args)
+        except TimeoutError:
+            await self._drop_agent(agent)
+            raise SandboxError(
+                "the sandbox stopped responding; its processes were killed and it will be "
+                "restarted on the next call (python state is lost)"
+            ) from None
+        except AgentGone as exc:
+            await self._drop_agent(agent)
+            raise SandboxError(
+                f"{exc}; it will be restarted on the next call (python state is lost)"
+            ) from None
+        if reply.get("ok"):
+            return reply.get("result")
+        kind, error = reply.get("kind"), str(reply.get("error"))
+        if kind == "file":
+            raise SandboxFileError(error)
+        if kind == "unavailable":
+            raise SandboxUnavailable(error)
+        raise SandboxError(f"sandbox agent error: {error}")
+
+    async def _drop_agent(self, agent: AgentChannel) -> None:
+        await agent.kill(self._uid)
+        if self._agent is agent:
+            self._agent = None
+
+    def _clamp(self, timeout_s: float) -> float:
+        return max(0.001, min(float(timeout_s), self._backend.limits.max_timeout_s))
+
+    # --- code and shell --------------------------------------------------------------------
+
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
+        if language not in self._backend.languages:
+            raise SandboxUnavailable(f"{language} is not available on this server")
+        timeout = self._clamp(timeout_s)
+        res = await self._call(
+            "run_code", timeout + GRACE_S, code=code, language=language, timeout=timeout
+        )
+        return CodeRun(
+            stdout=list(res["stdout"]),
+            stderr=list(res["stderr"]),
+            results=list(res["results"]),
+            error=res["error"],
+            execution_count=res["execution_count"],
+            execution_time=float(res["execution_time"]),
+            timed_out=bool(res.get("timed_out")),
+            truncated=bool(res.get("truncated")),
+        )
+
+    async def shell(
+        self,
+        command: str,
+        timeout_s: float,
+        cwd: str | None = None,
+        envs: Mapping[str, str] | None = None,
+    ) -> ShellOutcome:
+        timeout = self._clamp(timeout_s)
+        res = await self._call(
+            "shell",
+            timeout + GRACE_S,
+            command=command,
+            timeout=timeout,
+            cwd=cwd,
+            envs=dict(envs) if envs else None,
+        )
+        return ShellOutcome(
+            stdout=res["stdout"],
+            stderr=res["stderr"],
+            exit_code=int(res["exit_code"]),
+            timed_out=bool(res.get("timed_out")),
+            truncated=bool(res.get("truncated")),
+        )
+
+    # --- files -----------------------------------------------------------------------------
+
+    async def read_file(self, path: str, offset: int, length: int) -> bytes:
+        data = await self._call(
+            "read_file", FILE_OP_TIMEOUT_S, path=path, offset=offset, length=length
+        )
+        return base64.b64decode(data)
+
+    async def write_file(self, path: str, content: str, mode: str) -> None:
+        await self._call("write_file", FILE_OP_TIMEOUT_S, path=path, content=content, mode=mode)
+
+    async def get_file_info(self, path: str) -> FileStat:
+        res = await self._call("get_file_info", FILE_OP_TIMEOUT_S, path=path)
+        return FileStat(**res)
+
+    async def list_directory(self, path: str) -> Sequence[DirEntry]:
+        res = await self._call("list_directory", FILE_OP_TIMEOUT_S, path=path)
+        return [DirEntry(**e) for e in res]
+
+    async def create_directory(self, path: str) -> None:
+        await self._call("create_directory", FILE_OP_TIMEOUT_S, path=path)
+
+    async def move_file(self, source: str, destination: str) -> None:
+        await self._call("move_file", FILE_OP_TIMEOUT_S, source=source, destination=destination)
+
+    async def delete_file(self, path: str) -> None:
+        await self._call("delete_file", FILE_OP_TIMEOUT_S, path=path)
+
+    async def edit_file(self, path: str, edits: Sequence[FileEdit], dry_run: bool) -> str:
+        raw = [{"old_text": e.old_text, "new_text": e.new_text} for e in edits]
+        res = await self._call(
+            "edit_file", FILE_OP_TIMEOUT_S, path=path, edits=raw, dry_run=dry_run
+        )
+        return str(res)
+
+    async def search_files(
+        self, path: str, pattern: str, exclude_patterns: Sequence[str] = ()
+    ) -> Sequence[str]:
+        res = await self._call(
+            "search_files",
+            FILE_OP_TIMEOUT_S,
+            path=path,
+            pattern=pattern,
+            exclude=list(exclude_patterns),
+        )
+        return [str(p) for p in res]
+
+    async def get_file_change(self, path: str) -> Sequence[FileChange]:
+        res = await self._call("get_file_change", FILE_OP_TIMEOUT_S, path=path)
+        return [FileChange(**c) for c in res]
+
+    # --- end -------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            async with self._start_lock:
+                first = not self._closed
+                self._closed = True
+                agent, self._agent = self._agent, None
+            if agent is not None:
+                await agent.kill(self._uid)
+            if first:
+                if self._cgroups is not None:
+                    await anyio.to_thread.run_sync(self._cgroups.remove)
+                await anyio.to_thread.run_sync(_remove_tree, self.dir)
+                self._backend._forget(self)
+
+
+def _remove_tree(path: Path) -> None:
+    def make_writable_and_retry(func: Any, p: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(p), 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+            func(p)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(f"{path}.log")
+
+
+class LocalBackend:
+    """The `SandboxBackend` that makes `LocalSandbox`es under `root`; `mode` is "bwrap" or
+    "plain". Use `make_backend`."""
+
+    def __init__(
+        self,
+        root: Path,
+        limits: SandboxLimits,
+        mode: str,
+        *,
+        venv: Path | None = None,
+        cgroups: bool = True,
+    ) -> None:
+        self.root = root
+        self.limits = limits
+        self.mode = mode
+        self.sessions_dir = root / "sessions"
+        self.runtime_dir = root / "runtime"
+        self._venv = venv
+        self._is_root = os.geteuid() == 0
+        self._sandboxes: dict[str, LocalSandbox] = {}
+        self._uid_lease = UidLease.acquire() if self._is_root else None
+        self._closed = False
+        self._node = _find_node(mode)
+        self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
+        try:
+            self._prepare()
+        except BaseException:
+            if self._uid_lease is not None:
+                self._uid_lease.release()
+            if self._cgroup_root is not None:
+                self._cgroup_root.remove()
+            raise
+
+    # --- SandboxBackend ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.mode
+
+    @property
+    def languages(self) -> Sequence[str]:
+        return ("python", "javascript") if self._node else ("python",)
+
+    @property
+    def cgroups(self) -> bool:
+        """Whether per-session memory/pids cgroups are in use."""
+        return self._cgroup_root is not None
+
+    @property
+    def sandboxes(self) -> Mapping[str, LocalSandbox]:
+        """The live sandboxes by session id (a copy)."""
+        return dict(self._sandboxes)
+
+    async def create(self, session_id: str) -> LocalSandbox:
+        if self._closed:
+            raise SandboxError("the sandbox backend is closed")
+        if not _SESSION_ID.fullmatch(session_id):
+            raise SandboxError(f"invalid session id for a sandbox: {session_id!r}")
+        if session_id in self._sandboxes:
+            raise SandboxError(f"a sandbox for session {session_id} exists already")
+        uid = self._uid_lease.take() if self._uid_lease is not None else None
+        sandbox = LocalSandbox(self, session_id, uid)
+        self._sandboxes[session_id] = sandbox
+        return sandbox
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as tg:
+                for sandbox in list(self._sandboxes.values()):
+                    tg.start_soon(sandbox.aclose)
+            if self._cgroup_root is not None:
+                await anyio.to_thread.run_sync(self._cgroup_root.remove)
+            if self._uid_lease is not None:
+                self._uid_lease.release()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _forget(self, sandbox: LocalSandbox) -> None:
+        if self._sandboxes.get(sandbox.session_id) is sandbox:
+            del self._sandboxes[sandbox.session_id]
+        if sandbox.uid is not None and self._uid_lease is not None:
+            self._uid_lease.give_back(sandbox.uid)
+
+    def _prepare(self) -> None:
+        """Cleans what a previous run left under root; installs the agent package."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for leftover in (self.sessions_dir, self.runtime_dir):
+            if leftover.exists():
+                _remove_tree(leftover)
+        self.sessions_dir.mkdir(mode=0o711)
+        self.runtime_dir.mkdir(mode=0o755)
+        os.chmod(self.sessions_dir, 0o711)
+        os.chmod(self.runtime_dir, 0o755)
+        _install_agent(self.runtime_dir)
+        if self.mode == "plain" and self._is_root:
+            os.chmod(self.root, os.stat(self.root).st_mode | 0o011)
+            blocked = _untraversable_ancestor(self.root)
+            if blocked is not None:
+                raise SandboxError(
+                    f"the plain sandbox runs sessions as their own uids, which cannot reach "
+                    f"{self.root}: {blocked} is not searchable by other users; choose "
+                    "another root"
+                )
+
+    @staticmethod
+    def _make_dirs(path: Path, uid: int | None) -> None:
+        try:
+            path.mkdir(mode=0o700)
+            for sub in ("workspace", "tmp"):
+                (path / sub).mkdir(mode=0o700)
+                if uid is not None:
+                    os.chown(path / sub, uid, uid)
+            if uid is not None:
+                os.chown(path, uid, uid)
+        except OSError as exc:
+            _remove_tree(path)  # so the next call starts clean
+            raise SandboxError(f"could not make the session's directories: {exc}") from None
+
+    def _python(self) -> str:
+        if self._venv is None:
+            return self._python_for_agent()
+        if self.mode == "bwrap":
+            return f"{VENV_DIR}/bin/python"
+        return str(self._venv / "bin" / "python")
+
+    def _agent_config(self, sandbox: LocalSandbox, cgroup_fds: list[int]) -> dict[str, Any]:
+        """What the agent reads from the first line of its stdin (so it never shows in `ps`)."""
+        roots = self._roots(sandbox)
+        return {
+            "roots": roots,
+            "python": self._python(),
+            "node": self._node,
+            "env": self._session_env(home=roots[WORKSPACE_DIR], tmp=roots[TMP_DIR]),
+            "max_output_bytes": self.limits.max_output_bytes,
+            "workspace_quota_bytes": self.limits.workspace_quota_bytes,
+            "rlimits": self._rlimits(sandbox.uid),
+            "uid": sandbox.uid,
+            "cgroup_fds": cgroup_fds,
+        }
+
+    def _roots(self, sandbox: LocalSandbox) -> dict[str, str]:
+        """Sandbox root -> where the agent finds it: the same path under bubblewrap, the
+        session's host directories in plain mode."""
+        if self.mode == "bwrap":
+            return {WORKSPACE_DIR: WORKSPACE_DIR, TMP_DIR: TMP_DIR}
+        return {WORKSPACE_DIR: str(sandbox.dir / "workspace"), TMP_DIR: str(sandbox.dir / "tmp")}
+
+    def _session_env(self, *, home: str, tmp: str) -> dict[str, str]:
+        venv_bin = ""
+        if self._venv is not None:
+            venv_bin = f"{VENV_DIR}/bin:" if self.mode == "bwrap" else f"{self._venv}/bin:"
+        return {
+            "PATH": f"{venv_bin}/usr/local/bin:/usr/bin:/bin",
+            "HOME": home,
+            "TMPDIR": tmp,
+            "LANG": "C.UTF-8",
+            "USER": "sandbox",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{tmp}/.matplotlib",  # its font cache, out of the workspace
+        }
+
+    def _rlimits(self, uid: int | None) -> dict[str, int]:
+        lim = self.limits
+        rlimits = {
+            "cpu": lim.cpu_seconds,
+            "as": lim.address_space_bytes,
+            "fsize": lim.max_file_bytes,
+            "nofile": lim.max_open_files,
+            "core": 0,
+        }
+        if uid is not None:
+            # RLIMIT_NPROC counts every process of the uid: only meaningful for our own uids.
+            rlimits["nproc"] = lim.max_processes
+        return rlimits
+
+    async def _start_agent(self, sandbox: LocalSandbox) -> AgentChannel:
+        cgroup_fds = await self._open_cgroups(sandbox)
+        config = self._agent_config(sandbox, cgroup_fds)
+        process, info_r = await self._spawn_agent(sandbox, cgroup_fds)
+        agent = AgentChannel(process, kill_group=self.mode == "plain")
+        try:
+            with anyio.fail_after(AGENT_START_TIMEOUT_S):
+                await agent.handshake(config)
+            if info_r >= 0:
+                agent.namespace_pid = read_child_pid(info_r)
+        except (TimeoutError, AgentGone, anyio.BrokenResourceError, OSError) as exc:
+            await agent.kill(sandbox.uid)
+            detail = _tail(Path(f"{sandbox.dir}.log"))
+            raise SandboxError(f"could not start the session's sandbox: {exc} {detail}") from None
+        except BaseException:
+            await agent.kill(sandbox.uid)
+            raise
+        finally:
+            if info_r >= 0:
+                os.close(info_r)
+        return agent
+
+    async def _open_cgroups(self, sandbox: LocalSandbox) -> list[int]:
+        """The session's cgroups (made on its first start) as fds the agent joins them by."""
+        if self._cgroup_root is not None and sandbox._cgroups is None:
+            sandbox._cgroups = await anyio.to_thread.run_sync(
+                self._cgroup_root.child, sandbox.session_id, self.limits
+            )
+        if sandbox._cgroups is None:
+            return []
+        return await anyio.to_thread.run_sync(sandbox._cgroups.open_procs)
+
+    async def _spawn_agent(
+        self, sandbox: LocalSandbox, cgroup_fds: list[int]
+    ) -> tuple[anyio.abc.Process, int]:
+        """Starts the agent's process, under bubblewrap or plain; returns it and the read end
+        of bubblewrap's --info-fd (-1 in plain mode). The server's copies of the fds the agent
+        inherits (`cgroup_fds` among them) are closed here, whatever happens."""
+        inherited = list(cgroup_fds)
+        info_r = log_fd = -1
+        try:
+            if self.mode == "bwrap":
+                etc_fds = {dest: data_fd(data) for dest, data in etc_files(sandbox.uid).items()}
+                inherited += etc_fds.values()
+                info_r, info_w = os.pipe()
+                inherited.append(info_w)
+                argv = self._bwrap_argv(sandbox, etc_fds, info_w)
+                user = None
+            else:
+                argv, user = _agent_command(self._python_for_agent()), sandbox.uid
+            log_fd = os.open(f"{sandbox.dir}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            process = await anyio.open_process(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_fd,
+                pass_fds=inherited,
+                cwd=str(self.runtime_dir),  # where `python -m` finds the agent package
+                env=_agent_env(),
+                start_new_session=True,
+                umask=0o022,  # bubblewrap's mount points: readable by the session's uid
+                user=user,
+                group=user,
+                extra_groups=[] if user is not None else None,
+            )
+        except BaseException:
+            if info_r >= 0:
+                os.close(info_r)
+            raise
+        finally:
+            for fd in [*inherited, log_fd]:
+                if fd >= 0:
+                    os.close(fd)
+        return process, info_r
+
+    def _python_for_agent(self) -> str:
+        return SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else _host_python()
+
+    def _bwrap_argv(
+        self, sandbox: LocalSandbox, etc_fds: Mapping[str, int], info_fd: int
+    ) -> list[str]:
+        return bwrap_argv(
+            as_root=self._is_root,
+            session_dir=sandbox.dir,
+            agent_root=self.runtime_dir,
+            venv=self._venv,
+            limits=self.limits,
+            etc_fds=etc_fds,
+            info_fd=info_fd,
+            command=_agent_command(SYSTEM_PYTHON),
+        )
+
+
+def _install_agent(runtime_dir: Path) -> None:
+    """Copies the agent package into `runtime_dir` as AGENT_PACKAGE, readable by every uid."""
+    target = runtime_dir / AGENT_PACKAGE
+    shutil.copytree(AGENT_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    os.chmod(target, 0o755)
+    for module in target.iterdir():
+        os.chmod(module, 0o644)
+
+
+def _agent_command(python: str) -> list[str]:
+    """The agent's command line; it starts in the runtime directory (AGENT_DIR in the sandbox),
+    which `-m` puts on sys.path: the package's parent, never the package's own modules."""
+    return [python, "-E", "-s", "-u", "-m", AGENT_PACKAGE]
+
+
+def _agent_env() -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def _host_python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _find_node(mode: str) -> str | None:
+    node = shutil.which("node", path="/usr/local/bin:/usr/bin:/bin")
+    if node is None:
+        return None
+    real = os.path.realpath(node)
+    if mode == "bwrap" and not real.startswith("/usr/"):
+        return None  # not visible inside the sandbox
+    return real
+
+
+def _untraversable_ancestor(path: Path) -> Path | None:
+    for parent in [path.resolve(), *path.resolve().parents]:
+        if not os.stat(parent).st_mode & 0o001:
+            return parent
+    return None
+
+
+def _tail(path: Path, n: int = 2000) -> str:
+    try:
+        text = path.read_bytes()[-n:].decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"({text})" if text else ""

@@ -1,0 +1,230 @@
+"""Transports: the swappable layer that sends one HTTP request and returns its answer.
+
+The client decides everything about the protocol (what to send, what a reply means, whether
+to retry); a transport only moves bytes. As in httpx, the transport is a seam:
+
+* `AiohttpTransport` is the default: one aiohttp `ClientSession` per client, a bounded
+  connection pool, a timeout per request.
+* `MockTransport(handler)` answers every request with a function of yours, so code that uses
+  aioagb is tested without a network or a server:
+
+        def handler(request: TransportRequest) -> TransportResponse:
+            if request.path == "/mcp/createSession":
+                return TransportResponse.json({"success": True, "data": {"sessionId": "s-1"}})
+            return TransportResponse.json({"success": False, "message": "no"}, status=400)
+
+        agb = AsyncAGB("key", endpoint="http://fake", transport=MockTransport(handler))
+
+A transport raises `ConnectError` when the connection could not be opened (nothing reached
+the server), `RequestTimeoutError` when no answer came within `request.timeout`, and
+`TransportError` for a connection lost mid-request. Any HTTP answer, whatever its status, is a
+`TransportResponse`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from .errors import ClientClosedError, ConnectError, RequestTimeoutError, TransportError
+
+logger = logging.getLogger("aioagb.transport")
+
+DEFAULT_CONNECTION_LIMIT = 100
+POOL_WAIT_WARNING_INTERVAL_S = 10.0
+
+__all__ = [
+    "DEFAULT_CONNECTION_LIMIT",
+    "AiohttpTransport",
+    "MockTransport",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
+]
+
+
+@attrs.frozen(slots=True)
+class TransportRequest:
+    """One HTTP request, exactly as it must go on the wire."""
+
+    method: str
+    url: str  # already form-encoded (docs/protocol.md §1.4): send it as is
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: float  # seconds for the whole exchange of this attempt
+    operation: str = ""  # the protocol's name for it: "createSession", "shell", ...
+
+    @property
+    def path(self) -> str:
+        """The URL's path, e.g. `/mcp/createSession`."""
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string, decoded (form semantics: `+` is a space)."""
+        return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+
+    def json(self) -> object:
+        """The body parsed as JSON (None for a request without a body)."""
+        return None if self.body is None else json.loads(self.body)
+
+
+@attrs.frozen(slots=True)
+class TransportResponse:
+    """An HTTP answer: status, raw body and headers."""
+
+    status: int
+    content: bytes = b""
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def json(
+        cls, body: object, *, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> TransportResponse:
+        """An answer whose body is `body` serialised as JSON."""
+        content = json.dumps(body).encode("utf-8")
+        return cls(status, content, {"Content-Type": "application/json", **(headers or {})})
+
+
+class Transport(Protocol):
+    """What `AsyncAGB(transport=...)` accepts."""
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Send one request; return any HTTP answer, raise `TransportError` without one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once by the client's `aclose()`."""
+        ...
+
+
+Handler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
+
+
+class MockTransport:
+    """A transport that answers with `handler(request)` (a function or a coroutine function).
+
+    The handler may raise `ConnectError`, `TransportError` or `RequestTimeoutError` to play a
+    network failure. `requests` keeps every request sent, in order.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[TransportRequest] = []
+        self.closed = False
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Record the request and answer it with the handler."""
+        if self.closed:
+            raise ClientClosedError("This AsyncAGB client is closed; create a new one.")
+        self.requests.append(request)
+        answer = self._handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not isinstance(answer, TransportResponse):
+            raise TypeError(f"the handler must return a TransportResponse, got {answer!r}")
+        return answer
+
+    async def aclose(self) -> None:
+        """Mark the transport closed; later sends raise `ClientClosedError`."""
+        self.closed = True
+
+
+class AiohttpTransport:
+    """One aiohttp `ClientSession`, made lazily in the running event loop, closed by `aclose`.
+
+    `connection_limit` bounds the connections open at once; requests beyond it wait for one,
+    and a warning is logged (at most every 10 s) when they start waiting.
+    """
+
+    def __init__(self, *, connection_limit: int = DEFAULT_CONNECTION_LIMIT) -> None:
+        self._connection_limit = connection_limit
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._last_pool_warning = -POOL_WAIT_WARNING_INTERVAL_S
+        self._in_flight = 0
+
+    @property
+    def connection_limit(self) -> int:
+        """The most connections this transport opens at once."""
+        return self._connection_limit
+
+    def client_session(self) -> aiohttp.ClientSession:
+        """The aiohttp session (made on first use in the running loop), for transfers and
+        WebSockets that must share this client's connections and lifetime."""
+        if self._closed:
+            raise ClientClosedError("This AsyncAGB client is closed; create a new one.")
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                # The client's own timeouts are per request (see send); none here.
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+            self._loop = loop
+        elif loop is not self._loop:
+            raise TransportError(
+                "This AsyncAGB client was first used in another event loop; "
+                "create one client per event loop."
+            )
+        return self._session
+
+    def _on_pool_wait(self) -> None:
+        now = time.monotonic()
+        if now - self._last_pool_warning >= POOL_WAIT_WARNING_INTERVAL_S:
+            self._last_pool_warning = now
+            logger.warning(
+                "All %d connections are busy; requests are waiting for one "
+                "(raise AsyncAGB(connection_limit=...) or lower your concurrency).",
+                self._connection_limit,
+            )
+
+    async def send(self, request: TransportRequest) -> TransportResponse:
+        """Send over the shared pool; map aiohttp's failures to aioagb's transport errors."""
+        session = self.client_session()
+        # Each request in flight holds at most one connection, so a request that starts while
+        # `connection_limit` are in flight waits for one. (Counting here instead of through an
+        # aiohttp TraceConfig: tracing costs every request ~40 us, see docs/benchmarks.md.)
+        if self._in_flight >= self._connection_limit:
+            self._on_pool_wait()
+        self._in_flight += 1
+        what = request.operation or request.method
+        try:
+            async with session.request(
+                request.method,
+                URL(request.url, encoded=True),  # already form-encoded exactly (§1.4)
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                return TransportResponse(response.status, raw, response.headers)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(
+                f"{what}: no answer within the request timeout of {request.timeout:g} s"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"{what}: cannot connect: {exc.strerror}") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{what}: the connection failed: {type(exc).__name__}") from None
+        finally:
+            self._in_flight -= 1
+
+    async def aclose(self) -> None:
+        """Close the aiohttp session; later sends raise `ClientClosedError`."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
