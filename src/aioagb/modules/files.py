@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import copy
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, TypeVar, overload
@@ -181,15 +182,42 @@ class FileSystem:
 
     async def _write_bytes(self, path: str, data: bytes, mode: str) -> BoolResult:
         staging = f"/tmp/.aioagb-{secrets.token_hex(6)}.b64"
-        redirect = ">>" if mode == "append" else ">"
         source, target = _quote(staging), _quote(path)
-        command = f"base64 -d {source} {redirect} {target}; s=$?; rm -f {source}; exit $s"
+        # Decoded into a part file beside the (symlink-resolved) target and renamed over it,
+        # so a failing decode (a full disk) leaves the target as it was; an append copies the
+        # target into the part file first. Each step's stderr is kept so that the error says
+        # why with the user's path, never the part file's name.
+        part = f".aioagb-{secrets.token_hex(6)}.part"
+        copy_first = '{ [ ! -e "$t" ] || cat -- "$t"; } 2>&1 >"$p"'
+        steps = [
+            f"t=$(readlink -f -- {target})",
+            f'p=$(dirname -- "$t")/{part}',
+            "{ [ ! -d \"$t\" ] || { e='Is a directory'; false; }; }",
+            '{ [ ! -e "$t" ] || [ -w "$t" ] || { e=\'Permission denied\'; false; }; }',
+            *([f"e=$({copy_first})"] if mode == "append" else []),
+            f'e=$(base64 -d -- {source} 2>&1 >>"$p")',
+            '{ [ ! -e "$t" ] || chmod --reference="$t" -- "$p" 2>/dev/null || :; }',
+            'e=$(mv -f -- "$p" "$t" 2>&1)',
+        ]
+        command = (
+            "e='No such file or directory'; "
+            + " && ".join(steps)
+            + f'; s=$?; rm -f -- {source} ${{p:+"$p"}}; [ $s -eq 0 ] || '
+            + f"{{ r=${{e##*: }}; printf '%s: %s\\n' \"${{r:-Could not write}}\" {target} >&2; }}"
+            + "; exit $s"
+        )
         try:
             await self._write_chunks(staging, base64.b64encode(data).decode("ascii"), "overwrite")
             done = await self._command._execute(command, BYTES_DECODE_TIMEOUT_MS, None, None)
-        except AGBError:
+        except AGBError as error:
             await self._remove_quietly(staging)  # a staging file must not keep a disk full
-            raise
+            if staging not in error.message:
+                raise
+            # Writing the staging file failed (a full disk): say so of the caller's file.
+            renamed = copy.copy(error)
+            renamed.message = error.message.replace(staging, path)
+            renamed.args = (renamed.message,)
+            raise renamed from None
         return BoolResult(request_id=done.request_id, success=True, data=True)
 
     async def _remove_quietly(self, path: str) -> None:
