@@ -10,11 +10,12 @@ import json
 import logging
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import anyio.from_thread
@@ -198,12 +199,33 @@ class WellFormedClient:
         return self.rounds, len(self.errors)
 
 
+# Runs `python -m aioagb.server` after lowering the soft open-file limit to argv[1], as a
+# login shell's default of 1,024 would leave it (the hard limit is kept).
+_WITH_SOFT_FILE_LIMIT = (
+    "import os, resource, sys; "
+    "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), hard)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'aioagb.server', *sys.argv[2:]])"
+)
+
+
 @contextlib.asynccontextmanager
-async def serve_process(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+async def serve_process(
+    key: str,
+    *flags: str,
+    soft_file_limit: int | None = None,
+    stderr: int | IO[bytes] | None = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[tuple[Process, str]]:
     """`python -m aioagb.server` as its own process (its memory measurable alone); yields
-    the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM."""
-    command = [sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", key, *flags]
-    async with await anyio.open_process(command) as process:
+    the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM.
+    `soft_file_limit` starts it with that soft open-file limit; `stderr` is where its log
+    goes (a pipe nobody reads holds only 64 KiB: pass a file for a chatty server)."""
+    args = ["--port", "0", "--api-key", key, *flags]
+    command = [sys.executable, "-m", "aioagb.server", *args]
+    if soft_file_limit is not None:
+        command = [sys.executable, "-c", _WITH_SOFT_FILE_LIMIT, str(soft_file_limit), *args]
+    async with await anyio.open_process(command, stderr=stderr, env=env) as process:
         assert process.stdout is not None
         seen = b""
         with anyio.fail_after(30):
@@ -214,6 +236,7 @@ async def serve_process(key: str, *flags: str) -> AsyncIterator[tuple[Process, s
         try:
             yield process, endpoint.group(1).decode()
         finally:
-            process.terminate()
-            with anyio.fail_after(60):
-                assert await process.wait() == 0
+            if process.returncode is None:  # not already ended by the test itself
+                process.terminate()
+                with anyio.fail_after(60):
+                    assert await process.wait() == 0

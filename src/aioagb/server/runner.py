@@ -9,8 +9,6 @@ the same task (as `async with` does).
 from __future__ import annotations
 
 import secrets
-import shutil
-import tempfile
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +21,7 @@ from .auth import KeyRing, tenant_id_of
 from .config import ServerConfig
 from .sandbox import SandboxBackend
 from .state import STATE
+from .workspace_roots import TemporaryRoot, claim_temporary_root
 
 # How long stopping waits for requests in flight before closing their connections.
 SHUTDOWN_GRACE_S = 5.0
@@ -52,7 +51,7 @@ class LocalServer:
         self.api_keys = self.config.api_keys or (secrets.token_urlsafe(32),)
         self._backend = backend
         self._runner: web.AppRunner | None = None
-        self._temporary_root: Path | None = None
+        self._temporary_root: TemporaryRoot | None = None
         self._port: int | None = None
 
     @property
@@ -108,8 +107,8 @@ class LocalServer:
     async def _start(self) -> None:
         root = self.config.workspace_root
         if root is None:
-            made = await anyio.to_thread.run_sync(partial(tempfile.mkdtemp, prefix="aioagb-"))
-            root = self._temporary_root = Path(made)
+            self._temporary_root = await anyio.to_thread.run_sync(claim_temporary_root)
+            root = self._temporary_root.path
         backend = self._backend or await open_backend(self.config, root)
         self._backend = backend
         app = build_app(self.config, KeyRing(self.api_keys), backend)
@@ -126,7 +125,5 @@ class LocalServer:
         elif self._backend is not None:
             await self._backend.aclose()  # the app never started, so nothing else will
         if self._temporary_root is not None:
-            await anyio.to_thread.run_sync(
-                partial(shutil.rmtree, self._temporary_root, ignore_errors=True)
-            )
+            await anyio.to_thread.run_sync(self._temporary_root.release)
             self._temporary_root = None

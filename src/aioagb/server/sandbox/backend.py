@@ -252,11 +252,14 @@ class LocalSandbox:
             if first:
                 if self._cgroups is not None:
                     await anyio.to_thread.run_sync(self._cgroups.remove)
-                await anyio.to_thread.run_sync(_remove_tree, self.dir)
+                await anyio.to_thread.run_sync(remove_tree, self.dir)
                 self._backend._forget(self)
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """Removes `path` (and its `.log`), making directories writable where the session's code
+    took that away; the workspace root's cleanup uses it too."""
+
     def make_writable_and_retry(func: Any, p: str, _exc: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(p), 0o700)
@@ -360,7 +363,7 @@ class LocalBackend:
         self.root.mkdir(parents=True, exist_ok=True)
         for leftover in (self.sessions_dir, self.runtime_dir):
             if leftover.exists():
-                _remove_tree(leftover)
+                remove_tree(leftover)
         self.sessions_dir.mkdir(mode=0o711)
         self.runtime_dir.mkdir(mode=0o755)
         os.chmod(self.sessions_dir, 0o711)
@@ -387,7 +390,7 @@ class LocalBackend:
             if uid is not None:
                 os.chown(path, uid, uid)
         except OSError as exc:
-            _remove_tree(path)  # so the next call starts clean
+            remove_tree(path)  # so the next call starts clean
             raise SandboxError(f"could not make the session's directories: {exc}") from None
 
     def _python(self) -> str:

@@ -1,0 +1,65 @@
+"""`aioagb serve` as a process, stopped the hard ways (issue 16, point 6): a SIGKILLed
+server's default workspace root (and cgroups) are removed by the next server to start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from security_helpers import IMAGE, NO_RETRIES, serve_process
+
+from aioagb import AsyncAGB, CreateSessionParams
+
+pytestmark = pytest.mark.timeout(180)
+
+KEY = "process-lifecycle-key-0123456789"
+
+
+def _roots(tmp: Path) -> dict[int, Path]:
+    """The default roots under `tmp` (as $TMPDIR), by the pid in their lock file."""
+    parent = tmp / f"aioagb-local-{os.geteuid()}"
+    found = {}
+    for lock in parent.glob("run-*.lock"):
+        found[int(lock.read_text())] = lock.with_suffix("")
+    return found
+
+
+def _cgroups_of(pid: int) -> list[Path]:
+    """The v1 memory cgroups AGB Local made for server `pid`, if it uses cgroups."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            parent = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            return list(parent.glob(f"aioagb-{pid}-*"))
+    return []
+
+
+async def _write_something(endpoint: str) -> None:
+    params = CreateSessionParams(image_id=IMAGE)
+    async with AsyncAGB(KEY, endpoint=endpoint, retry=NO_RETRIES, timeout=60) as agb:
+        created = await agb.create(params)  # left for the server: it is about to be killed
+        assert created.success, created
+        ran = await created.session.command.execute("head -c 1000000 /dev/urandom > big.bin")
+        assert ran.success, ran
+
+
+async def test_a_killed_servers_default_root_is_removed_by_the_next(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the system temporary directory, here
+    flags = ("--backend", "bwrap", "--log-level", "WARNING")
+    async with serve_process(KEY, *flags, env=env) as (first, endpoint):
+        await _write_something(endpoint)
+        killed_root = _roots(tmp_path)[first.pid]
+        assert (killed_root / "sessions").is_dir()
+        cgroups = _cgroups_of(first.pid)
+        first.kill()
+        await first.wait()
+    assert killed_root.is_dir()  # SIGKILL: nothing could clean up
+    assert all(group.exists() for group in cgroups)
+    async with serve_process(KEY, *flags, env=env) as (second, _):
+        roots = _roots(tmp_path)
+        assert list(roots) == [second.pid]  # the first one's lock is gone...
+        assert not killed_root.exists()  # ...and so is its root
+        assert not any(group.exists() for group in cgroups)
+    parent = tmp_path / f"aioagb-local-{os.geteuid()}"
+    assert [entry.name for entry in parent.iterdir()] == []  # a clean stop leaves nothing
