@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import resource
 import signal
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ def _is_loopback(host: str) -> bool:
 
 
 _DEFAULT_LIMITS = SandboxLimits()
+_DEFAULTS = ServerConfig()
 
 
 @click.command(short_help=LAZY_COMMANDS["serve"].short_help)
@@ -94,6 +96,41 @@ _DEFAULT_LIMITS = SandboxLimits()
     default=None,
     help="Live sessions one API key may hold; past it, creates answer 429.  [default: no limit]",
 )
+@click.option(
+    "--max-connections-per-client",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.max_connections_per_client,
+    show_default=True,
+    help="Open connections one client address may hold; past it, a 503 and a close.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.max_connections,
+    show_default=True,
+    help="Open connections in total (at most half the open-file limit).",
+)
+@click.option(
+    "--keepalive-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS.keepalive_timeout_s,
+    show_default=True,
+    help="Seconds a connection may go without a complete request head (idle or slow).",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS.body_timeout_s,
+    show_default=True,
+    help="Seconds to receive a request's body; past it, a 408 and a close.",
+)
+@click.option(
+    "--backlog",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS.listen_backlog,
+    show_default=True,
+    help="Connections the kernel queues before they are accepted.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--fault",
@@ -121,6 +158,11 @@ def serve(
     workspace_quota_mb: int,
     max_body_kb: int,
     max_sessions_per_key: int | None,
+    max_connections_per_client: int,
+    max_connections: int,
+    keepalive_timeout: float,
+    body_timeout: float,
+    backlog: int,
     log_level: str,
     faults: tuple[str, ...],
     fault_seed: int,
@@ -131,6 +173,7 @@ def serve(
     (comma-separated); with none, a random key is made and printed.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    _raise_open_file_limit()
     if not _is_loopback(host):
         click.secho(
             f"WARNING: listening on {host}: anyone who can reach it and holds a key can run "
@@ -162,12 +205,34 @@ def serve(
         python=python,
         max_body_bytes=max_body_kb * 1024,
         max_sessions_per_key=max_sessions_per_key,
+        max_connections_per_client=max_connections_per_client,
+        max_connections=max_connections,
+        keepalive_timeout_s=keepalive_timeout,
+        body_timeout_s=body_timeout,
+        listen_backlog=backlog,
         faults=fault_plan,
     )
     try:
         anyio.run(partial(_serve, config))
     except (SandboxError, OSError) as exc:  # a bad root, a taken port, no bubblewrap, ...
         raise click.ClickException(f"AGB Local could not start: {exc}") from None
+
+
+def _raise_open_file_limit() -> None:
+    """Raises this process's soft open-file limit to its hard limit: every connection and
+    every sandbox's pipes take files, and the common default soft limit of 1,024 ran out
+    under 1,100 idle connections. Only for `aioagb serve`, which owns its process: in an
+    embedding program a higher limit could break its `select()` calls (hence the low soft
+    default); there, `LocalServer` keeps its connections within the limit it finds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        logging.getLogger("aioagb.server").warning("open-file limit stays %d: %s", soft, exc)
+        return
+    logging.getLogger("aioagb.server").info("open-file limit raised from %s to %s", soft, hard)
 
 
 async def _serve(config: ServerConfig) -> None:

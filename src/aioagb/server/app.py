@@ -22,6 +22,7 @@ from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
 from .envelope import (
+    CODE_BODY_TIMEOUT,
     CODE_UNAUTHORIZED,
     ApiError,
     bad_request,
@@ -73,10 +74,17 @@ def _tenant(state: AppState, request: web.Request) -> str:
     return tenant
 
 
-async def _json_body(request: web.Request) -> dict[str, object]:
+async def _json_body(request: web.Request, timeout_s: float) -> dict[str, object]:
     if request.method == "GET":
         return {}  # GET parameters are in the query string; a body is ignored
-    raw = await request.read()  # raises 413 past client_max_size
+    try:
+        with anyio.fail_after(timeout_s):
+            raw = await request.read()  # raises 413 past client_max_size
+    except TimeoutError:
+        # A body trickling in (a byte every 100 ms) would otherwise hold its handler forever.
+        raise ApiError(
+            408, CODE_BODY_TIMEOUT, f"The request body did not arrive within {timeout_s:g} s"
+        ) from None
     try:
         # JSON is UTF-8 (RFC 8259), whatever charset the Content-Type claims: decoding by
         # the header let invalid bytes or `charset=utf-16` escape as a 500.
@@ -114,7 +122,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         request_id=current_request_id(),
         tenant=_tenant(state, request),
         query=request.query,
-        body=await _json_body(request),
+        body=await _json_body(request, state.config.body_timeout_s),
     )
     return await handler(call)
 

@@ -47,6 +47,21 @@ class ServerConfig:
     max_sessions_per_key: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
+    # --- connections (docs/security.md "Connections"): what one client, or anyone who can
+    # reach the port without a key, may hold of the server.
+    # Open connections per client address and in total. Past either cap a new connection
+    # gets a 503 envelope and is closed. The total is also kept under half the process's
+    # open-file limit, so that connections alone can never exhaust the server's files.
+    max_connections_per_client: int = attrs.field(default=512, validator=attrs.validators.gt(0))
+    max_connections: int = attrs.field(default=4096, validator=attrs.validators.gt(0))
+    # A connection that has not delivered a complete request head this long after it opened,
+    # or after its previous reply, is closed: idle keep-alive and slow headers alike.
+    keepalive_timeout_s: float = attrs.field(default=75.0, validator=attrs.validators.gt(0))
+    # Time to receive one request's whole body once its head is in; past it, a 408 envelope
+    # and the connection is closed (a body trickling in byte by byte holds nothing forever).
+    body_timeout_s: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    # Connections the kernel queues before the server accepts them (capped by somaxconn).
+    listen_backlog: int = attrs.field(default=1024, validator=attrs.validators.gt(0))
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
 

@@ -8,6 +8,9 @@ the same task (as `async with` does).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import resource
 import secrets
 from functools import partial
 from pathlib import Path
@@ -19,12 +22,19 @@ from aiohttp import web
 from .app import build_app
 from .auth import KeyRing, tenant_id_of
 from .config import ServerConfig
+from .connections import ConnectionGate
+from .log_throttle import throttle_accept_errors
 from .sandbox import SandboxBackend
 from .state import STATE
 from .workspace_roots import TemporaryRoot, claim_temporary_root
 
+log = logging.getLogger("aioagb.server")
+
 # How long stopping waits for requests in flight before closing their connections.
 SHUTDOWN_GRACE_S = 5.0
+# Connections may use at most this share of the process's open-file limit; sandboxes' pipes,
+# files and logs need the rest.
+CONNECTIONS_SHARE_OF_FILES = 0.5
 
 
 async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
@@ -39,6 +49,23 @@ async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
     return backend
 
 
+def connections_cap(configured: int) -> int:
+    """`configured`, or less when the open-file limit could not hold that many connections."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    budget = max(1, int(soft * CONNECTIONS_SHARE_OF_FILES))
+    if budget < configured:
+        log.warning(
+            "at most %d connections (half the open-file limit of %d), not %d; raise the "
+            "limit (ulimit -n) to allow more",
+            budget,
+            soft,
+            configured,
+        )
+    return min(configured, budget)
+
+
 class LocalServer:
     """AGB Local on a loopback port for the length of an `async with` block."""
 
@@ -51,6 +78,8 @@ class LocalServer:
         self.api_keys = self.config.api_keys or (secrets.token_urlsafe(32),)
         self._backend = backend
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._gate: ConnectionGate | None = None
         self._temporary_root: TemporaryRoot | None = None
         self._port: int | None = None
 
@@ -105,6 +134,7 @@ class LocalServer:
             await self._stop()
 
     async def _start(self) -> None:
+        throttle_accept_errors()
         root = self.config.workspace_root
         if root is None:
             self._temporary_root = await anyio.to_thread.run_sync(claim_temporary_root)
@@ -112,18 +142,39 @@ class LocalServer:
         backend = self._backend or await open_backend(self.config, root)
         self._backend = backend
         app = build_app(self.config, KeyRing(self.api_keys), backend)
-        self._runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_S)
+        self._runner = web.AppRunner(
+            app,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
+            keepalive_timeout=self.config.keepalive_timeout_s,
+        )
         await self._runner.setup()  # from here on, cleanup ends the backend
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        assert self._runner.server is not None
+        self._gate = ConnectionGate(
+            self._runner.server,
+            per_client=self.config.max_connections_per_client,
+            total=connections_cap(self.config.max_connections),
+            first_request_timeout_s=self.config.keepalive_timeout_s,
+        )
+        # Our own listener instead of a `web.TCPSite`: its protocol factory is the gate.
+        self._listener = await asyncio.get_running_loop().create_server(
+            self._gate, self.config.host, self.config.port, backlog=self.config.listen_backlog
+        )
+        self._port = int(self._listener.sockets[0].getsockname()[1])
 
     async def _stop(self) -> None:
         runner, self._runner, self._port = self._runner, None, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()  # no new connections
         if runner is not None:
-            await runner.cleanup()  # stops listening, then ends every session and the backend
+            await runner.cleanup()  # ends every session and the backend
         elif self._backend is not None:
             await self._backend.aclose()  # the app never started, so nothing else will
+        if self._gate is not None:
+            self._gate.close_refusals()
+        if listener is not None:
+            with anyio.move_on_after(1):
+                await listener.wait_closed()
         if self._temporary_root is not None:
             await anyio.to_thread.run_sync(self._temporary_root.release)
             self._temporary_root = None
