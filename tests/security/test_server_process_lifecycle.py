@@ -1,12 +1,16 @@
-"""`aioagb serve` as a process, stopped the hard ways (issue 16, point 6): a SIGKILLed
-server's default workspace root (and cgroups) are removed by the next server to start."""
+"""`aioagb serve` as a process, stopped the hard ways (issue 16, points 6 and 7): a SIGKILLed
+server's default workspace root (and cgroups) are removed by the next server to start, and a
+second SIGTERM/SIGINT during a graceful stop stops at once."""
 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
+import anyio
 import pytest
+from anyio.abc import Process
 from security_helpers import IMAGE, NO_RETRIES, serve_process
 
 from aioagb import AsyncAGB, CreateSessionParams
@@ -63,3 +67,32 @@ async def test_a_killed_servers_default_root_is_removed_by_the_next(tmp_path: Pa
         assert not any(group.exists() for group in cgroups)
     parent = tmp_path / f"aioagb-local-{os.geteuid()}"
     assert [entry.name for entry in parent.iterdir()] == []  # a clean stop leaves nothing
+
+
+async def _read_until(process: Process, text: bytes, seen: bytearray) -> None:
+    assert process.stderr is not None
+    with anyio.fail_after(30):
+        while text not in seen:
+            seen += await process.stderr.receive()
+
+
+async def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
+    flags = ("--backend", "bwrap", "--log-level", "WARNING", "--shutdown-grace", "600")
+    async with serve_process(KEY, *flags) as (server, endpoint), anyio.create_task_group() as tg:
+        agb = AsyncAGB(KEY, endpoint=endpoint, retry=NO_RETRIES, timeout=900)
+        async with agb:
+            created = await agb.create(CreateSessionParams(image_id=IMAGE))
+            assert created.success, created
+            # A call that would hold a graceful stop for its whole 600 s grace.
+            tg.start_soon(created.session.command.execute, "sleep 900", 900_000)
+            await anyio.sleep(1)
+            stderr = bytearray()
+            server.send_signal(signal.SIGTERM)
+            await _read_until(server, b"send it again to stop at once", stderr)
+            server.send_signal(signal.SIGINT)
+            with anyio.fail_after(60):  # far less than the grace: the grace was skipped
+                code = await server.wait()
+            await _read_until(server, b"AGB Local stopped.", stderr)
+        tg.cancel_scope.cancel()
+    assert code == 0, stderr.decode(errors="replace")
+    assert b"SIGINT: stopping at once" in stderr

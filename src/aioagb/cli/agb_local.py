@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import resource
 import signal
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
@@ -131,6 +132,13 @@ _DEFAULTS = ServerConfig()
     show_default=True,
     help="Connections the kernel queues before they are accepted.",
 )
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(min=0),
+    default=_DEFAULTS.shutdown_grace_s,
+    show_default=True,
+    help="Seconds calls in progress get to finish when stopping; a second signal skips it.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--fault",
@@ -163,6 +171,7 @@ def serve(
     keepalive_timeout: float,
     body_timeout: float,
     backlog: int,
+    shutdown_grace: float,
     log_level: str,
     faults: tuple[str, ...],
     fault_seed: int,
@@ -210,6 +219,7 @@ def serve(
         keepalive_timeout_s=keepalive_timeout,
         body_timeout_s=body_timeout,
         listen_backlog=backlog,
+        shutdown_grace_s=shutdown_grace,
         faults=fault_plan,
     )
     try:
@@ -247,6 +257,24 @@ async def _serve(config: ServerConfig) -> None:
                 click.echo(f"  {count} API key(s) accepted (options, file, {ENV_API_KEYS})")
             click.echo("Press Ctrl-C to stop.")
             async for signum in signals:
-                click.echo(f"\n{signal.Signals(signum).name}: stopping AGB Local...", err=True)
+                name = signal.Signals(signum).name
+                grace = config.shutdown_grace_s
+                click.echo(
+                    f"\n{name}: stopping AGB Local (up to {grace:g} s for calls in progress; "
+                    "send it again to stop at once)...",
+                    err=True,
+                )
                 break
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_skip_grace_on_signal, signals, server)
+                await server.stop()
+                tg.cancel_scope.cancel()
     click.echo("AGB Local stopped.", err=True)
+
+
+async def _skip_grace_on_signal(signals: AsyncIterator[int], server: LocalServer) -> None:
+    """A second SIGTERM or SIGINT while stopping: cut off the calls in progress now."""
+    async for signum in signals:
+        click.echo(f"{signal.Signals(signum).name}: stopping at once", err=True)
+        server.skip_grace()
+        return

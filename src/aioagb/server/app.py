@@ -21,6 +21,7 @@ from .. import _protocol as p
 from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
+from .draining import DRAIN, RequestDrain
 from .envelope import (
     CODE_BODY_TIMEOUT,
     CODE_UNAUTHORIZED,
@@ -154,9 +155,10 @@ def _session_quota(limit: int | None) -> AdmissionCheck | None:
 
 
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
-    """AGB Local's aiohttp application: the envelope (and optional fault) middleware, the
-    dispatcher, and the sessions' lifetime as a cleanup context."""
-    middlewares: list[Middleware] = [envelope_errors]
+    """AGB Local's aiohttp application: the envelope, drain (and optional fault) middleware,
+    the dispatcher, and the sessions' lifetime as a cleanup context."""
+    drain = RequestDrain()
+    middlewares: list[Middleware] = [envelope_errors, drain.middleware()]
     if config.faults is not None:
         # Inside the envelope middleware: an injected fault still gets a request id header.
         middlewares.append(fault_middleware(FaultInjector(config.faults)))
@@ -167,6 +169,7 @@ def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -
         admit=_session_quota(config.max_sessions_per_key),
     )
     app[STATE] = AppState(config=config, keyring=keyring, registry=registry)
+    app[DRAIN] = drain
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)
     return app

@@ -62,6 +62,9 @@ class ServerConfig:
     body_timeout_s: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
     # Connections the kernel queues before the server accepts them (capped by somaxconn).
     listen_backlog: int = attrs.field(default=1024, validator=attrs.validators.gt(0))
+    # How long stopping waits for requests in progress before cutting them off; requests that
+    # arrive meanwhile get a 503 envelope. A second SIGTERM/SIGINT skips the rest of it.
+    shutdown_grace_s: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
 

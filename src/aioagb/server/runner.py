@@ -4,6 +4,11 @@
 random API key (`server.endpoint`, `server.api_key`); leaving the block stops the server,
 ends every sandbox and removes the temporary workspace root it made. Enter and leave it in
 the same task (as `async with` does).
+
+Stopping (`stop()`, or leaving the block): no new connections; requests in progress get
+`shutdown_grace_s` to finish while new ones on open connections get a 503 envelope
+(`draining`); then aiohttp cuts off what is left, and every session is ended. `skip_grace()`
+(a second SIGTERM or SIGINT to `aioagb serve`) ends the wait at once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .app import build_app
 from .auth import KeyRing, tenant_id_of
 from .config import ServerConfig
 from .connections import ConnectionGate
+from .draining import DRAIN
 from .log_throttle import throttle_accept_errors
 from .sandbox import SandboxBackend
 from .state import STATE
@@ -30,8 +36,9 @@ from .workspace_roots import TemporaryRoot, claim_temporary_root
 
 log = logging.getLogger("aioagb.server")
 
-# How long stopping waits for requests in flight before closing their connections.
-SHUTDOWN_GRACE_S = 5.0
+# After the grace, aiohttp waits this long for a handler to finish, twice (before and after
+# cancelling it), then cancels it for good: the grace itself is over by then.
+CUT_OFF_WAIT_S = 0.1
 # Connections may use at most this share of the process's open-file limit; sandboxes' pipes,
 # files and logs need the rest.
 CONNECTIONS_SHARE_OF_FILES = 0.5
@@ -82,6 +89,9 @@ class LocalServer:
         self._gate: ConnectionGate | None = None
         self._temporary_root: TemporaryRoot | None = None
         self._port: int | None = None
+        self._grace_skipped = False
+        self._stopped = False
+        self._grace: anyio.CancelScope | None = None  # the wait that skip_grace() cancels
 
     @property
     def api_key(self) -> str:
@@ -133,6 +143,19 @@ class LocalServer:
         with anyio.CancelScope(shield=True):
             await self._stop()
 
+    async def stop(self) -> None:
+        """Stops the server now, gracefully (see the module's docstring); the block's exit
+        then has nothing left to do. Idempotent."""
+        with anyio.CancelScope(shield=True):
+            await self._stop()
+
+    def skip_grace(self) -> None:
+        """Makes a stop in progress (or the next) cut off the requests still in progress now
+        instead of waiting out the grace. Callable from any task of the server's loop."""
+        self._grace_skipped = True
+        if self._grace is not None:
+            self._grace.cancel()
+
     async def _start(self) -> None:
         throttle_accept_errors()
         root = self.config.workspace_root
@@ -144,7 +167,7 @@ class LocalServer:
         app = build_app(self.config, KeyRing(self.api_keys), backend)
         self._runner = web.AppRunner(
             app,
-            shutdown_timeout=SHUTDOWN_GRACE_S,
+            shutdown_timeout=CUT_OFF_WAIT_S,
             keepalive_timeout=self.config.keepalive_timeout_s,
         )
         await self._runner.setup()  # from here on, cleanup ends the backend
@@ -162,19 +185,34 @@ class LocalServer:
         self._port = int(self._listener.sockets[0].getsockname()[1])
 
     async def _stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         runner, self._runner, self._port = self._runner, None, None
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()  # no new connections
         if runner is not None:
-            await runner.cleanup()  # ends every session and the backend
+            await self._drain(runner)
+            await runner.cleanup()  # cuts off what is left, ends every session and the backend
         elif self._backend is not None:
             await self._backend.aclose()  # the app never started, so nothing else will
         if self._gate is not None:
             self._gate.close_refusals()
         if listener is not None:
-            with anyio.move_on_after(1):
+            with anyio.move_on_after(CUT_OFF_WAIT_S * 10):
                 await listener.wait_closed()
         if self._temporary_root is not None:
             await anyio.to_thread.run_sync(self._temporary_root.release)
             self._temporary_root = None
+
+    async def _drain(self, runner: web.AppRunner) -> None:
+        """Gives the requests in progress the grace to finish (unless skipped); new requests
+        meanwhile are refused with a 503."""
+        drain = runner.app[DRAIN]
+        drain.begin()
+        grace_s = 0.0 if self._grace_skipped else self.config.shutdown_grace_s
+        with anyio.move_on_after(grace_s) as self._grace:
+            await drain.wait()
+        if drain.in_progress:
+            log.warning("stopping: cutting off %d request(s) still in progress", drain.in_progress)
