@@ -9,9 +9,10 @@ import ipaddress
 import logging
 import resource
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 import click
@@ -34,6 +35,16 @@ def _is_loopback(host: str) -> bool:
 
 _DEFAULT_LIMITS = SandboxLimits()
 _DEFAULTS = ServerConfig()
+_AT_LEAST_ONE = click.IntRange(min=1)
+_POSITIVE = click.FloatRange(min=0, min_open=True)
+_Command = TypeVar("_Command", bound=Callable[..., object])
+
+
+def _shown(
+    flag: str, kind: click.ParamType[Any], default: float, help: str
+) -> Callable[[_Command], _Command]:
+    """An option whose default `--help` shows."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help)
 
 
 @click.command(short_help=LAZY_COMMANDS["serve"].short_help)
@@ -97,47 +108,41 @@ _DEFAULTS = ServerConfig()
     default=None,
     help="Live sessions one API key may hold; past it, creates answer 429.  [default: no limit]",
 )
-@click.option(
+@_shown(
     "--max-connections-per-client",
-    type=click.IntRange(min=1),
-    default=_DEFAULTS.max_connections_per_client,
-    show_default=True,
-    help="Open connections one client address may hold; past it, a 503 and a close.",
+    _AT_LEAST_ONE,
+    _DEFAULTS.max_connections_per_client,
+    "Open connections one client address may hold; past it, a 503 and a close.",
 )
-@click.option(
+@_shown(
     "--max-connections",
-    type=click.IntRange(min=1),
-    default=_DEFAULTS.max_connections,
-    show_default=True,
-    help="Open connections in total (at most half the open-file limit).",
+    _AT_LEAST_ONE,
+    _DEFAULTS.max_connections,
+    "Open connections in total (at most half the open-file limit).",
 )
-@click.option(
+@_shown(
     "--keepalive-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=_DEFAULTS.keepalive_timeout_s,
-    show_default=True,
-    help="Seconds a connection may go without a complete request head (idle or slow).",
+    _POSITIVE,
+    _DEFAULTS.keepalive_timeout_s,
+    "Seconds a connection may go without a complete request head (idle or slow).",
 )
-@click.option(
+@_shown(
     "--body-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=_DEFAULTS.body_timeout_s,
-    show_default=True,
-    help="Seconds to receive a request's body; past it, a 408 and a close.",
+    _POSITIVE,
+    _DEFAULTS.body_timeout_s,
+    "Seconds to receive a request's body; past it, a 408 and a close.",
 )
-@click.option(
+@_shown(
     "--backlog",
-    type=click.IntRange(min=1),
-    default=_DEFAULTS.listen_backlog,
-    show_default=True,
-    help="Connections the kernel queues before they are accepted.",
+    _AT_LEAST_ONE,
+    _DEFAULTS.listen_backlog,
+    "Connections the kernel queues before they are accepted.",
 )
-@click.option(
+@_shown(
     "--shutdown-grace",
-    type=click.FloatRange(min=0),
-    default=_DEFAULTS.shutdown_grace_s,
-    show_default=True,
-    help="Seconds calls in progress get to finish when stopping; a second signal skips it.",
+    click.FloatRange(min=0),
+    _DEFAULTS.shutdown_grace_s,
+    "Seconds calls in progress get to finish when stopping; a second signal skips it.",
 )
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
