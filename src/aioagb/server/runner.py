@@ -62,8 +62,8 @@ def connections_cap(configured: int) -> int:
     if soft == resource.RLIM_INFINITY:
         return configured
     budget = max(1, int(soft * CONNECTIONS_SHARE_OF_FILES))
-    if budget < configured:
-        log.warning(
+    if budget < configured:  # common for an embedded server (a soft limit of 1,024)
+        log.info(
             "at most %d connections (half the open-file limit of %d), not %d; raise the "
             "limit (ulimit -n) to allow more",
             budget,
