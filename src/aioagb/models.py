@@ -240,3 +240,80 @@ class MultipleFileContentResult(ApiResponse):
 @attrs.frozen(slots=True, kw_only=True)
 class FileSearchResult(ApiResponse):
     matches: list[str] = attrs.field(factory=list)
+
+
+# --- streaming (§5.2) ----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class StdoutEvent:
+    """A chunk the code wrote to stdout, as it was produced."""
+
+    text: str
+
+
+@attrs.frozen(slots=True)
+class StderrEvent:
+    """A chunk the code wrote to stderr, as it was produced."""
+
+    text: str
+
+
+@attrs.frozen(slots=True)
+class ResultEvent:
+    """A rich result: `display()` output, a figure, or the cell's final value."""
+
+    result: ExecutionResult
+
+
+@attrs.frozen(slots=True)
+class ErrorEvent:
+    """An error the sandbox reported during the run (`error.name`, `error.value`)."""
+
+    error: ExecutionError
+
+
+@attrs.frozen(slots=True)
+class EndEvent:
+    """The run is over: `status` is "finished" or "failed"; always the last event."""
+
+    status: str
+    execution_count: int | None = None
+    execution_time: float = 0.0
+    execution_error: str = ""
+
+    @property
+    def success(self) -> bool:
+        """Finished without an execution error."""
+        return self.status != "failed" and not self.execution_error
+
+
+CodeEvent = StdoutEvent | StderrEvent | ResultEvent | ErrorEvent | EndEvent
+
+
+# --- metrics (§16.2) -----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class SessionMetrics:
+    """The session's resource use: CPUs and load, memory and disk (bytes), network (KB)."""
+
+    cpu_count: int = 0
+    cpu_used_pct: float = 0.0
+    disk_total: int = 0
+    disk_used: int = 0
+    mem_total: int = 0
+    mem_used: int = 0
+    rx_rate_kbyte_per_s: float = 0.0
+    tx_rate_kbyte_per_s: float = 0.0
+    rx_used_kbyte: float = 0.0
+    tx_used_kbyte: float = 0.0
+    timestamp: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionMetricsResult(ApiResponse):
+    """`session.get_metrics()`: `metrics` on success, and the payload as `raw`."""
+
+    metrics: SessionMetrics | None = None
+    raw: dict[str, object] = attrs.field(factory=dict)
