@@ -161,6 +161,9 @@ class SessionPool:
         self._closed = False
         self._created = self._recycled = self._failed = 0
         self._replenish_wait = 0.0  # the backoff after the last failed replenish
+        # A session the server lost hints that it lost the others too (a restart): idle
+        # sessions are then health-checked before they are handed out, however fresh.
+        self._suspect_idle = False
 
     # --- public API ---------------------------------------------------------------------
 
@@ -273,7 +276,9 @@ class SessionPool:
                 self._retire(entry)
                 continue
             idle_for = anyio.current_time() - entry.idle_since
-            due = self._health_check is not None and idle_for >= self.health_check_after
+            due = self._health_check is not None and (
+                self._suspect_idle or idle_for >= self.health_check_after
+            )
             try:
                 healthy = not due or await self._healthy(entry)
             except BaseException:  # cancelled mid-check: the session goes back, unharmed
@@ -283,6 +288,8 @@ class SessionPool:
             if not healthy:
                 self._retire(entry)
                 continue
+            if due:
+                self._suspect_idle = False  # this one is fine: the server did not restart
             return entry
         return None
 
@@ -348,6 +355,8 @@ class SessionPool:
 
     def _retire(self, entry: _Pooled) -> None:
         """Deletes a session in the background and gives its capacity to the next in line."""
+        if entry.session.gone:
+            self._suspect_idle = True
         self._in_use.discard(entry)
         self._recycled += 1
         self._deleting += 1
