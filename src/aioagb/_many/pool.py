@@ -49,6 +49,8 @@ HealthCheck = Callable[["AsyncSession"], Awaitable[bool]]
 
 @attrs.frozen(slots=True)
 class PoolStats:
+    """A snapshot of a pool: what it owns now and what it did over its life."""
+
     size: int  # sessions the pool owns: idle + in use + being created
     idle: int
     in_use: int
@@ -106,6 +108,17 @@ def _check_pool_arguments(agb: object, params: object, **options: object) -> Non
 
 
 class SessionPool:
+    """A bounded pool of warm sessions, handed out first come, first served (module
+    docstring: what happens to a session after use, fairness, closing).
+
+    `min_size` sessions are created on entry and kept; at most `max_size` exist at once.
+    A session is replaced after `max_uses` uses, `max_age` seconds, `max_idle` idle seconds,
+    a failed `health_check` (run when it was idle `health_check_after` seconds), or a call
+    that found it gone; idle ones are kept alive every `keep_alive_interval` seconds.
+    `acquire_timeout` bounds the wait for a session (`PoolTimeoutError`), `close_timeout`
+    the wait for sessions in use when the pool closes.
+    """
+
     def __init__(
         self,
         agb: AsyncAGB,
@@ -168,6 +181,7 @@ class SessionPool:
     # --- public API ---------------------------------------------------------------------
 
     def stats(self) -> PoolStats:
+        """What the pool owns now (idle, in use, being made) and what it did so far."""
         return PoolStats(
             size=self._size,
             idle=len(self._idle),
