@@ -84,7 +84,7 @@ def agb_local(agb_local_config: ServerConfig | None) -> Iterator[LocalServer]:
 def agb_session_params() -> CreateSessionParams:
     """What `agb_session` is created from: image `agb-code-space-2`, no labels. Override the
     fixture, or parametrize it, to change the image, labels or idle timeout."""
-    from .cli.support import DEFAULT_IMAGE
+    from ._protocol import DEFAULT_IMAGE
     from .models import CreateSessionParams
 
     return CreateSessionParams(image_id=DEFAULT_IMAGE)

@@ -174,6 +174,9 @@ IMAGE_CODE_LATEST: Final = "code_latest"
 IMAGE_PREFIX_CODE_SPACE: Final = "agb-code-space-"
 IMAGE_PREFIX_BROWSER_USE: Final = "agb-browser-use-"
 IMAGE_PREFIX_COMPUTER_USE: Final = "agb-computer-use-"
+# The code-space image the official examples and tests use: the SDK's default where one is
+# needed (the CLI, the pytest plugin).
+DEFAULT_IMAGE: Final = "agb-code-space-2"
 
 # Tools the official SDK calls that need a desktop (computer module) or metrics agent (§4.6).
 DESKTOP_TOOLS: Final = frozenset(

@@ -18,6 +18,7 @@ import anyio
 import attrs
 import click
 
+from .. import _protocol as p
 from .._hooks import Hooks
 from ..client import AsyncAGB
 from ..errors import AGBError, ConfigurationError
@@ -26,7 +27,7 @@ from ..models import ApiResponse
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_IMAGE = "agb-code-space-2"
+DEFAULT_IMAGE = p.DEFAULT_IMAGE
 LOCAL_NOTE = "note: --local sessions live in an embedded AGB Local and end when this command exits"
 
 
