@@ -30,13 +30,21 @@ def _roots(tmp: Path) -> dict[int, Path]:
 
 
 def _cgroups_of(pid: int) -> list[Path]:
-    """The v1 memory cgroups AGB Local made for server `pid`, if it uses cgroups."""
+    """The cgroups AGB Local made for server `pid` (v1 or v2), if it uses cgroups: named
+    after its pid, under (or, for v2's leaf, beside) the server's own groups."""
+    found: set[Path] = set()
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            parent = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            return list(parent.glob(f"aioagb-{pid}-*"))
-    return []
+        if controllers:  # v1: one hierarchy per controller
+            bases = [Path("/sys/fs/cgroup", name) for name in controllers.split(",")]
+        else:  # v2: the unified hierarchy, alone or beside v1
+            bases = [Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")]
+        for base in bases:
+            own = base / path.lstrip("/")
+            for parent in (own, own.parent):
+                found.update(parent.glob(f"aioagb-{pid}-*"))
+                found.update(parent.glob(f"aioagb-server-{pid}"))
+    return sorted(found)
 
 
 async def _write_something(endpoint: str) -> None:
