@@ -35,25 +35,28 @@ async def test_large_overwrite_is_chunked_in_characters_via_a_staging_file(
     would differ), the first with the caller's mode and the rest `append`.
 
     Deliberate deviation from the official client (docs/sdk.md): a multi-chunk `overwrite`
-    goes to `<path>.aioagb-<hex>.part` and is moved into place by `move_file` at the end,
-    so a failure never leaves a half-written file. The spec's §4.5 writes to `path` itself.
+    goes to `<path>.aioagb-<hex>.part` and is renamed over the (symlink-resolved) target
+    by the shell at the end (`move_file` refuses an existing destination), so a failure never
+    leaves a half-written file. The spec's §4.5 writes to `path` itself.
     """
     content = "é" * (2 * CHUNK) + "xyz"
-    for _ in range(4):
+    for _ in range(3):
         wire.tool("ok")
+    wire.tool('{"stdout": "", "stderr": "", "exit_code": 0}')
 
     result = await session.file.write("/data/big.txt", content)
 
     assert result.success
     calls = tool_calls(wire)
-    assert [name for name, _ in calls] == ["write_file"] * 3 + ["move_file"]
+    assert [name for name, _ in calls] == ["write_file"] * 3 + ["shell"]
     staging = calls[0][1]["path"]
     assert re.fullmatch(r"/data/big\.txt\.aioagb-[0-9a-f]{8}\.part", staging)
     assert [a["mode"] for _, a in calls[:3]] == ["overwrite", "append", "append"]
     assert [len(a["content"]) for _, a in calls[:3]] == [CHUNK, CHUNK, 3]
     assert all(a["path"] == staging for _, a in calls[:3])
     assert "".join(a["content"] for _, a in calls[:3]) == content
-    assert calls[3][1] == {"source": staging, "destination": "/data/big.txt"}
+    rename = calls[3][1]["command"]
+    assert "readlink -f -- '/data/big.txt'" in rename and f"mv -f -- '{staging}' \"$t\"" in rename
     # §1.4: non-ASCII stays raw inside `args`, the outer body escapes it
     assert b"\\u00e9" in wire.sent[0].body and "é" in wire.sent[0].json()["args"]
 

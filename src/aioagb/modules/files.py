@@ -164,12 +164,21 @@ class FileSystem:
         if len(content) <= p.WRITE_CHUNK_CHARS or mode == "append":
             return await self._write_chunks(path, content, mode)
         staging = f"{path}.aioagb-{secrets.token_hex(4)}.part"
+        # Renamed over the (symlink-resolved) target by the shell: the protocol's move_file
+        # refuses an existing destination, and a rename replaces the file in one step.
+        source, target = _quote(staging), _quote(path)
+        replace = (
+            f"t=$(readlink -f -- {target}) && "
+            f'{{ [ ! -e "$t" ] || chmod --reference="$t" -- {source} 2>/dev/null || :; }} && '
+            f'mv -f -- {source} "$t"'
+        )
         try:
             await self._write_chunks(staging, content, "overwrite")
-            return await self._done(p.TOOL_MOVE_FILE, {"source": staging, "destination": path})
+            done = await self._command._execute(replace, BYTES_DECODE_TIMEOUT_MS, None, None)
         except AGBError:
             await self._remove_quietly(staging)
             raise
+        return BoolResult(request_id=done.request_id, success=True, data=True)
 
     async def _write_chunks(self, path: str, content: str, mode: str) -> BoolResult:
         size = p.WRITE_CHUNK_CHARS
