@@ -23,7 +23,7 @@ import secrets
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import attrs
 
@@ -184,7 +184,7 @@ class SessionFiles:
         host, parts = self._locate(path)
         os.close(self._open_dir(host, parts, path, create=True))
 
-    def write(self, path: str, source: BinaryIO, mtime_ns: int | None = None) -> int:
+    def write(self, path: str, source: IO[bytes], mtime_ns: int | None = None) -> int:
         """Writes `source` to the file `path` (parents made), replacing it whole: a reader
         in the sandbox sees the old file or the new one. Returns the bytes written."""
         host, parts = self._locate(path)
@@ -205,7 +205,7 @@ class SessionFiles:
         return written
 
     def _write_new(
-        self, parent: int, name: str, source: BinaryIO, mtime_ns: int | None, path: str
+        self, parent: int, name: str, source: IO[bytes], mtime_ns: int | None, path: str
     ) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:

@@ -36,44 +36,52 @@ class StagedBlob:
         self.blob_id = uuid.uuid4().hex
         self._path = store.staging_dir / self.blob_id
         self._file: BinaryIO | None = open(self._path, "xb")  # noqa: SIM115 - closed by seal/abort
-        self.size = 0
+        self.size = 0  # known once sealed
+        self._sealed = False
+
+    @property
+    def file(self) -> BinaryIO:
+        """The open temporary file (for writers that want a file object, like zipfile)."""
+        assert self._file is not None, "the blob is sealed or aborted"
+        return self._file
 
     def write(self, data: bytes) -> None:
         """Appends `data`."""
-        assert self._file is not None, "the blob is sealed or aborted"
-        self._file.write(data)
-        self.size += len(data)
+        self.file.write(data)
 
     def copy_from(self, source: BinaryIO, limit: int | None = None) -> int:
-        """Appends everything `source` holds, in chunks; raises `BlobTooLarge` as soon as the
-        blob would pass `limit` bytes. Returns the bytes copied."""
+        """Appends everything `source` holds, in chunks; raises `BlobTooLarge` as soon as
+        more than `limit` bytes came. Returns the bytes copied."""
         copied = 0
         while chunk := source.read(CHUNK_BYTES):
-            if limit is not None and self.size + len(chunk) > limit:
-                raise BlobTooLarge(f"more than {limit} bytes")
-            self.write(chunk)
             copied += len(chunk)
+            if limit is not None and copied > limit:
+                raise BlobTooLarge(f"more than {limit} bytes")
+            self.file.write(chunk)
         return copied
 
     def seal(self) -> str:
         """fsync, rename into place, fsync the directory: the blob is durable. Returns its id."""
-        assert self._file is not None, "the blob is sealed or aborted"
-        file, self._file = self._file, None
+        file = self.file
+        self._file = None
         try:
             file.flush()
+            self.size = os.fstat(file.fileno()).st_size
             os.fsync(file.fileno())
         finally:
             file.close()
         final = self._store.path(self.blob_id)
         os.rename(self._path, final)
+        self._sealed = True
         fsync_dir(final.parent)
         return self.blob_id
 
     def abort(self) -> None:
-        """Drops the unsealed blob (idempotent)."""
+        """Drops the blob unless it was sealed (idempotent)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        if not self._sealed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path)
 
