@@ -12,10 +12,9 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import anyio
+from context_wire import wire
 from security_helpers import killable_server
 
 from aioagb import _protocol as p
@@ -23,57 +22,6 @@ from aioagb import _protocol as p
 KEY = "persistence-key-0123456789abcdef"
 DATA = "/home/user/data"
 MIB = 1024 * 1024
-
-
-class Wire:
-    """The protocol's calls, raw, as the official client makes them (query parameters,
-    `{}` bodies, a bearer key); pre-signed URLs without one."""
-
-    def __init__(self, http: aiohttp.ClientSession, endpoint: str) -> None:
-        self.http = http
-        self.endpoint = endpoint
-
-    async def call(
-        self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
-    ) -> Any:
-        data = json.dumps({} if body is None else body) if method == "POST" else None
-        headers = {"authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-        async with self.http.request(
-            method, self.endpoint + path, params=params, data=data, headers=headers
-        ) as resp:
-            envelope = await resp.json(content_type=None)
-            assert resp.status == 200 and envelope["success"] is True, envelope
-            return envelope["data"]
-
-    async def context(self, name: str) -> str:
-        data = await self.call("GET", p.PATH_GET_CONTEXT, {"name": name, "allowCreate": "true"})
-        context_id: str = data["id"]
-        return context_id
-
-    async def url(self, context_id: str, path: str, *, upload: bool) -> str:
-        route = (
-            p.PATH_GET_CONTEXT_FILE_UPLOAD_URL if upload else p.PATH_GET_CONTEXT_FILE_DOWNLOAD_URL
-        )
-        data = await self.call("POST", route, {"contextId": context_id, "filePath": path})
-        url: str = data["url"]
-        return url
-
-    async def shell(self, session_id: str, command: str) -> None:
-        args = json.dumps({"command": command, "timeout_ms": 20_000})
-        body = {"args": args, "sessionId": session_id, "name": "shell"}
-        data = await self.call("POST", p.PATH_CALL_TOOL, {"autoGenSession": "false"}, body)
-        assert data["isError"] is False, data
-
-    async def download(self, context_id: str, path: str) -> bytes:
-        async with self.http.get(await self.url(context_id, path, upload=False)) as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.read()
-
-
-@contextlib.asynccontextmanager
-async def wire(endpoint: str) -> AsyncIterator[Wire]:
-    async with aiohttp.ClientSession() as http:
-        yield Wire(http, endpoint)
 
 
 def _serve_flags(tmp_path: Path) -> tuple[str, ...]:
@@ -101,7 +49,7 @@ def _remove_cgroups_of(pid: int) -> None:
 async def test_what_was_acknowledged_survives_a_sigkill(tmp_path: Path) -> None:
     flags = _serve_flags(tmp_path)
     payload = os.urandom(3 * MIB)
-    async with killable_server(KEY, *flags) as (server, endpoint), wire(endpoint) as agb:
+    async with killable_server(KEY, *flags) as (server, endpoint), wire(endpoint, KEY) as agb:
         context_id = await agb.context("durable")
         # An upload through a pre-signed URL, acknowledged with a 200...
         async with agb.http.put(await agb.url(context_id, "/blobs/payload.bin", upload=True),
@@ -125,7 +73,7 @@ async def test_what_was_acknowledged_survives_a_sigkill(tmp_path: Path) -> None:
         assert await server.wait() == -signal.SIGKILL
     await anyio.to_thread.run_sync(_remove_cgroups_of, server.pid)
 
-    async with killable_server(KEY, *flags) as (again, endpoint), wire(endpoint) as agb:
+    async with killable_server(KEY, *flags) as (again, endpoint), wire(endpoint, KEY) as agb:
         assert await agb.context("durable") == context_id
         assert await agb.download(context_id, "/blobs/payload.bin") == payload
         assert await agb.download(context_id, f"{DATA}/d/s.txt") == b"synced"
@@ -154,7 +102,7 @@ def _peak_rss_bytes(pid: int) -> int:
 async def test_a_gigabyte_streams_through_in_constant_memory(tmp_path: Path) -> None:
     size, chunk = 1024 * MIB, os.urandom(MIB)
     async with killable_server(KEY, *_serve_flags(tmp_path)) as (server, endpoint):
-        async with wire(endpoint) as agb:
+        async with wire(endpoint, KEY) as agb:
             context_id = await agb.context("large")
             before = _peak_rss_bytes(server.pid)
 
@@ -181,5 +129,31 @@ async def test_a_gigabyte_streams_through_in_constant_memory(tmp_path: Path) -> 
         # A gigabyte went in and out; the server's peak memory grew by a few chunks at most.
         grown = _peak_rss_bytes(server.pid) - before
         assert grown < 64 * MIB, f"the server's peak memory grew by {grown // MIB} MiB"
+        server.terminate()
+        assert await server.wait() == 0
+
+
+async def test_serve_takes_its_data_dir_and_storage_quota_from_flags_and_env(
+    tmp_path: Path,
+) -> None:
+    flags = ("--storage-quota-mb", "1", "--workspace-root", str(tmp_path / "workspaces"))
+    # No --data-dir: AGB_LOCAL_DATA_DIR (every test has its own, tests/conftest.py) is used.
+    env_dir = Path(os.environ["AGB_LOCAL_DATA_DIR"])
+    async with killable_server(KEY, *flags) as (server, endpoint), wire(endpoint, KEY) as agb:
+        context_id = await agb.context("quota")
+        assert await anyio.Path(env_dir / "store.sqlite3").exists()
+        url = await agb.url(context_id, "/big.bin", upload=True)
+        async with agb.http.put(url, data=io.BytesIO(b"x" * (MIB + 1))) as resp:
+            assert resp.status == 413
+            assert (await resp.json())["code"] == "QuotaExceeded.Storage"
+        async with agb.http.put(url, data=io.BytesIO(b"x" * MIB)) as resp:
+            assert resp.status == 200
+        server.terminate()
+        assert await server.wait() == 0
+    explicit = tmp_path / "explicit"
+    async with killable_server(KEY, "--data-dir", str(explicit), *flags) as (server, endpoint):
+        async with wire(endpoint, KEY) as agb:
+            await agb.context("elsewhere")
+        assert await anyio.Path(explicit / "store.sqlite3").exists()
         server.terminate()
         assert await server.wait() == 0
