@@ -102,7 +102,9 @@ from .modules import (
     Command,
     CommandModule,
     ContextManager,
+    DirectoryWatcher,
     FileSystem,
+    FileTransfer,
 )
 from .session import AsyncSession
 from .transports import (
@@ -157,6 +159,7 @@ __all__ = [
     "DeletePolicy",
     "DeleteResult",
     "DirectoryListResult",
+    "DirectoryWatcher",
     "DownloadPolicy",
     "DownloadResult",
     "DownloadStrategy",
@@ -171,6 +174,7 @@ __all__ = [
     "FileInfoResult",
     "FileSearchResult",
     "FileSystem",
+    "FileTransfer",
     "FileTransferError",
     "FileUrlResult",
     "GetSessionData",

@@ -8,6 +8,8 @@ from .code import Code, CodeModule
 from .command import Command, CommandModule
 from .context import ContextManager
 from .files import FileSystem
+from .transfer import FileTransfer
+from .watch import DirectoryWatcher
 
 __all__ = [
     "Code",
@@ -15,5 +17,7 @@ __all__ = [
     "Command",
     "CommandModule",
     "ContextManager",
+    "DirectoryWatcher",
     "FileSystem",
+    "FileTransfer",
 ]

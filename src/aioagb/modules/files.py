@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Literal, TypeVar, overload
 
 from .. import _protocol as p
@@ -28,13 +29,27 @@ from ..models import (
     BinaryFileContentResult,
     BoolResult,
     DirectoryListResult,
+    DownloadResult,
+    FileChangeEvent,
+    FileChangeResult,
     FileContentResult,
     FileInfoResult,
     FileSearchResult,
     MultipleFileContentResult,
+    UploadResult,
 )
 from ._channel import SessionChannel
 from .command import Command
+from .transfer import FileTransfer, Progress
+from .watch import (
+    ChangeCallback,
+    DirectoryWatcher,
+    StopEvent,
+    changes,
+    check_stop_event,
+    check_watch_args,
+    file_change,
+)
 
 BYTES_DECODE_TIMEOUT_MS = 60_000
 R = TypeVar("R", bound=ApiResponse)
@@ -54,6 +69,7 @@ class FileSystem:
     def __init__(self, channel: SessionChannel) -> None:
         self._tools = channel
         self._command = Command(channel)  # bytes are decoded by a shell command
+        self._transfer: FileTransfer | None = None  # made on the first transfer
 
     # --- one tool call each ------------------------------------------------------------------
 
@@ -256,6 +272,93 @@ class FileSystem:
             request_id = answer.request_id
             parts.append(answer.text or "")
         return parts, request_id
+
+    # --- transfer (§14) and watching (§16.3): transfer.py and watch.py ----------------------
+
+    def _file_transfer(self) -> FileTransfer:
+        if self._transfer is None:
+            self._transfer = FileTransfer(self._tools)
+        return self._transfer
+
+    async def transfer_path(self) -> str | None:
+        """The session's folder for `upload`/`download` (e.g. `/tmp/file_transfer`), or None
+        when the server has no file-transfer context for it."""
+        return await self._file_transfer().transfer_path()
+
+    async def upload(
+        self,
+        local_path: str | os.PathLike[str],
+        remote_path: str,
+        *,
+        content_type: str | None = None,
+        wait: bool = True,
+        wait_timeout: float = 30.0,
+        poll_interval: float = 1.5,
+        progress_cb: Progress | None = None,
+    ) -> UploadResult:
+        """Copy a local file into the session, streamed (see `FileTransfer.upload`):
+        `remote_path = await session.file.transfer_path() + "/file.bin"`."""
+        return await self._file_transfer().upload(
+            local_path,
+            remote_path,
+            content_type=content_type,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            progress_cb=progress_cb,
+        )
+
+    async def download(
+        self,
+        remote_path: str,
+        local_path: str | os.PathLike[str],
+        *,
+        overwrite: bool = True,
+        wait: bool = True,
+        wait_timeout: float = 30.0,
+        poll_interval: float = 1.5,
+        progress_cb: Progress | None = None,
+    ) -> DownloadResult:
+        """Copy a file of the session to a local file, streamed, never left half-written
+        under its name (see `FileTransfer.download`)."""
+        return await self._file_transfer().download(
+            remote_path,
+            local_path,
+            overwrite=overwrite,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            progress_cb=progress_cb,
+        )
+
+    async def _get_file_change(self, path: str) -> FileChangeResult:
+        """The changes in directory `path` since the previous call (the first call sets the
+        baseline); the official private method, kept for code that uses it."""
+        path = v.check_path("path", path)
+        return await seed(FileChangeResult, file_change(self._tools, path))
+
+    def watch(
+        self, path: str, *, interval: float = 1.0
+    ) -> AsyncIterator[builtins.list[FileChangeEvent]]:
+        """`async for events in session.file.watch(path):` every non-empty batch of changes
+        in the directory, polled every `interval` seconds, from now on (the first poll sets
+        the baseline). A failed poll raises its typed error; `break` to stop."""
+        path, interval = check_watch_args(path, interval)
+        return changes(self._tools, path, interval)
+
+    def watch_dir(
+        self,
+        path: str,
+        callback: ChangeCallback,
+        interval: float = 1.0,
+        stop_event: StopEvent | None = None,
+    ) -> DirectoryWatcher:
+        """An unstarted watcher that calls `callback(events)` on changes in `path` (the
+        official `watch_dir`, whose thread becomes a task you run: see `DirectoryWatcher`)."""
+        path, interval = check_watch_args(path, interval)
+        if not callable(callback):
+            raise v.fail(f"callback must be callable, got {type(callback).__name__}")
+        return DirectoryWatcher(self._tools, path, callback, interval, check_stop_event(stop_event))
 
     # The official SDK's other names for the same operations.
     create_directory = mkdir
