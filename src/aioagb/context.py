@@ -288,9 +288,9 @@ class ContextService:
     async def _file_url(self, context_id: str, file_path: str, *, upload: bool) -> FileUrlResult:
         context_id = _required("context_id", context_id)
         file_path = _required("file_path", file_path)
-        return await seed(FileUrlResult, self.file_url(context_id, file_path, upload=upload))
+        return await seed(FileUrlResult, self._signed_url(context_id, file_path, upload=upload))
 
-    async def file_url(self, context_id: str, file_path: str, *, upload: bool) -> FileUrlResult:
+    async def _signed_url(self, context_id: str, file_path: str, *, upload: bool) -> FileUrlResult:
         """Raising style, arguments already checked (what file transfer uses)."""
         reply = await self._expect(rq.context_file_url(context_id, file_path, upload=upload))
         data = reply.data_object()

@@ -288,7 +288,7 @@ class FileTransfer:
     async def _url(self, context_id: str, remote: str, *, upload: bool) -> FileUrlResult:
         name = "get_file_upload_url" if upload else "get_file_download_url"
         try:
-            url = await self._contexts.file_url(context_id, remote, upload=upload)
+            url = await self._contexts._signed_url(context_id, remote, upload=upload)
         except AGBError as exc:
             raise exc.prefixed(f"{name} failed: ") from exc.__cause__
         if not url.url:
