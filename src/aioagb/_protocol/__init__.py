@@ -147,17 +147,6 @@ PATH_GET_LINK_ASYNC: Final = "/mcp/getLink"  # the low-level async variant (§3.
 PATHS_OUT_OF_SCOPE: Final = (
     "/internet/getCdpLink",
     "/browser/init",
-    "/sdk/ListContexts",
-    "/sdk/GetContext",
-    "/sdk/ModifyContext",
-    "/sdk/DeleteContext",
-    "/sdk/ClearContext",
-    "/sdk/SyncContext",
-    "/sdk/GetContextFileDownloadUrl",
-    "/sdk/GetContextFileUploadUrl",
-    "/sdk/DeleteContextFile",
-    "/sdk/DescribeContextFiles",
-    "/sdk/GetAndLoadInternalContext",
 )
 
 # ListSession puts these next to `data`, at the top level (§3.4).

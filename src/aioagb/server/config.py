@@ -15,6 +15,7 @@ from .sandbox import SandboxLimits
 ENV_API_KEYS = "AGB_LOCAL_API_KEYS"  # comma-separated
 BACKENDS = ("auto", "bwrap", "plain")
 LOOPBACK = "127.0.0.1"
+DEFAULT_STORAGE_QUOTA_BYTES: int | None = 10 * 1024 * 1024 * 1024  # per API key
 
 
 @attrs.frozen
@@ -47,8 +48,32 @@ class ServerConfig:
     max_sessions_per_key: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
+    # Where contexts (§13) are kept: SQLite metadata and file contents, durable across
+    # restarts. None: a fresh temporary directory, removed on exit (the embedded server's
+    # default; `aioagb serve` defaults to `default_data_dir()`). One server per directory.
+    data_dir: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    # Bytes one API key's contexts may hold, all together; None: no limit. Past it, uploads
+    # answer 413 (`QuotaExceeded.Storage`) and syncs end `Failed`.
+    storage_quota_bytes: int | None = attrs.field(
+        default=DEFAULT_STORAGE_QUOTA_BYTES,
+        validator=attrs.validators.optional(attrs.validators.gt(0)),
+    )
+    # How long a pre-signed upload or download URL of a context file stays valid.
+    presigned_url_ttl_s: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    # How often the store drops expired files (recycle policies) and empties its trash.
+    store_maintenance_interval_s: float = attrs.field(
+        default=60.0, validator=attrs.validators.gt(0)
+    )
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where `aioagb serve` keeps contexts unless told otherwise: the per-user data directory
+    (`$XDG_DATA_HOME/aioagb`, else `~/.local/share/aioagb`)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aioagb"
 
 
 def collect_api_keys(
