@@ -12,7 +12,11 @@ written once in raising style and wrapped by `_results.seed` (see `aioagb.errors
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
 
 from . import _protocol as p
 from . import _validate as v
@@ -21,7 +25,8 @@ from ._polling import poll
 from ._protocol import requests as rq
 from ._protocol.replies import Reply, context_files_from, context_from, contexts_page
 from ._results import seed
-from .errors import ClearanceTimeoutError
+from ._streams import Progress, get_file, put_file, refuse_existing
+from .errors import AGBError, ClearanceTimeoutError, FileTransferError
 from .models import (
     ClearContextResult,
     Context,
@@ -29,8 +34,10 @@ from .models import (
     ContextListParams,
     ContextListResult,
     ContextResult,
+    DownloadResult,
     FileUrlResult,
     OperationResult,
+    UploadResult,
 )
 
 __all__ = ["ContextService"]
@@ -53,6 +60,13 @@ def _required(name: str, value: object) -> str:
     if text is None:
         raise v.fail(f"{name} cannot be empty or None")
     return text
+
+
+def with_details(error: AGBError, facts: dict[str, object]) -> AGBError:
+    """`error` with what a transfer had done (request ids, status, ...) in its details, so
+    the failed result carries them as the official one does (the error's own win)."""
+    error.details = {**facts, **error.details}
+    return error
 
 
 def _context_fields(context: object, *, need_name: bool) -> tuple[str, str]:
@@ -213,7 +227,10 @@ class ContextService:
         )
 
     async def clear(
-        self, context_id: str, timeout: float = 60, poll_interval: float = 2.0
+        self,
+        context_id: str,
+        timeout: float = 60,  # noqa: ASYNC109 - the official name: how long to wait for the state
+        poll_interval: float = 2.0,
     ) -> ClearContextResult:
         """Clear the context and wait until it is `"available"` again: ClearContext, then the
         clear status every `poll_interval` seconds for up to `timeout` seconds.
@@ -228,20 +245,20 @@ class ContextService:
             raise result.exception
         return result
 
-    async def _clear(self, context_id: str, timeout: float, interval: float) -> ClearContextResult:
+    async def _clear(self, context_id: str, bound: float, interval: float) -> ClearContextResult:
         started = await self._clear_async(context_id)
 
         async def available() -> ClearContextResult | None:
             status = await self._clear_status(context_id)
             return status if status.status == p.CONTEXT_AVAILABLE else None
 
-        # The official client sleeps before each of int(timeout / interval) reads; this one
+        # The official client sleeps before each of int(bound / interval) reads; this one
         # reads at once too, so a quick server answers sooner, within the same time.
-        attempts = max(1, int(timeout / interval)) + 1
-        done = await poll(available, interval=interval, attempts=attempts, timeout=timeout)
+        attempts = max(1, int(bound / interval)) + 1
+        done = await poll(available, interval=interval, attempts=attempts, timeout=bound)
         if done is None:
             raise ClearanceTimeoutError(
-                f"Context clearing timed out after {timeout:.2f} seconds",
+                f"Context clearing timed out after {bound:.2f} seconds",
                 request_id=started.request_id,
             )
         return ClearContextResult(
@@ -304,6 +321,117 @@ class ContextService:
             url="" if url is None else str(url),
             expire_time=expire,
         )
+
+    # --- whole files, streamed (not in the official SDK, whose docs PUT and GET by hand) -----
+
+    async def upload_file(
+        self,
+        context_id: str,
+        file_path: str,
+        local_path: str | os.PathLike[str],
+        *,
+        content_type: str | None = None,
+        progress_cb: Progress | None = None,
+    ) -> UploadResult:
+        """Store the local file `local_path` in the context as `file_path` (an absolute
+        path: where a session mounting the context sees it): the upload URL, then a PUT
+        streamed from disk. `progress_cb(bytes_sent)` is called after each 1 MiB."""
+        context_id = _required("context_id", context_id)
+        file_path = _required("file_path", file_path)
+        if content_type is not None:
+            v.check_text("content_type", content_type)
+        local = Path(os.fspath(local_path))
+        operation = self._upload_file(context_id, file_path, local, content_type, progress_cb)
+        return await seed(UploadResult, operation)
+
+    async def _upload_file(
+        self,
+        context_id: str,
+        file_path: str,
+        local: Path,
+        content_type: str | None,
+        progress: Progress | None,
+    ) -> UploadResult:
+        """Raising style; a failure carries the result's fields in its details."""
+        facts: dict[str, object] = {"path": file_path}
+        try:
+            if not await anyio.Path(local).is_file():
+                raise FileTransferError(f"Local file not found: {local}")
+            url = await self._url_for(context_id, file_path, upload=True)
+            facts["request_id_upload_url"] = url.request_id
+            status, etag, sent = await put_file(
+                self._engine, url.url, local, content_type, progress
+            )
+        except AGBError as exc:
+            raise with_details(exc, facts) from exc.__cause__
+        return UploadResult(
+            request_id=url.request_id,
+            success=True,
+            request_id_upload_url=url.request_id,
+            http_status=status,
+            etag=etag,
+            bytes_sent=sent,
+            path=file_path,
+        )
+
+    async def download_file(
+        self,
+        context_id: str,
+        file_path: str,
+        local_path: str | os.PathLike[str],
+        *,
+        overwrite: bool = True,
+        progress_cb: Progress | None = None,
+    ) -> DownloadResult:
+        """Copy the context's file `file_path` to the local file `local_path` (its folders
+        are made), streamed to disk; it appears under its name only when complete.
+        `overwrite=False` fails when `local_path` exists."""
+        context_id = _required("context_id", context_id)
+        file_path = _required("file_path", file_path)
+        if not isinstance(overwrite, bool):
+            raise v.fail(f"overwrite must be a bool, got {overwrite!r}")
+        local = Path(os.fspath(local_path))
+        operation = self._download_file(context_id, file_path, local, overwrite, progress_cb)
+        return await seed(DownloadResult, operation)
+
+    async def _download_file(
+        self,
+        context_id: str,
+        file_path: str,
+        local: Path,
+        overwrite: bool,
+        progress: Progress | None,
+    ) -> DownloadResult:
+        """Raising style; a failure carries the result's fields in its details."""
+        facts: dict[str, object] = {"path": file_path, "local_path": str(local)}
+        try:
+            await refuse_existing(local, overwrite)
+            url = await self._url_for(context_id, file_path, upload=False)
+            facts["request_id_download_url"] = url.request_id
+            received = await get_file(self._engine, url.url, local, overwrite, progress)
+        except AGBError as exc:
+            raise with_details(exc, facts) from exc.__cause__
+        return DownloadResult(
+            request_id=url.request_id,
+            success=True,
+            request_id_download_url=url.request_id,
+            http_status=200,
+            bytes_received=received,
+            path=file_path,
+            local_path=str(local),
+        )
+
+    async def _url_for(self, context_id: str, file_path: str, *, upload: bool) -> FileUrlResult:
+        """A pre-signed URL, or the official transfer's error (`get_file_upload_url failed:
+        ...`, here with the server's message, which the official client loses)."""
+        name = "get_file_upload_url" if upload else "get_file_download_url"
+        try:
+            url = await self._signed_url(context_id, file_path, upload=upload)
+        except AGBError as exc:
+            raise exc.prefixed(f"{name} failed: ") from exc.__cause__
+        if not url.url:
+            raise FileTransferError(f"{name} failed: the server sent no URL")
+        return url
 
     async def delete_file(self, context_id: str, file_path: str) -> OperationResult[bool]:
         """Delete one file of the context (`POST /sdk/DeleteContextFile`); `data` is True."""

@@ -754,6 +754,18 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         "file_path",
     ),
     (
+        "context-upload-file-blank",
+        lambda c: c.agb.context.upload_file("c", " ", __file__),
+        InvalidArgumentError,
+        "file_path",
+    ),
+    (
+        "context-download-file-overwrite-int",
+        lambda c: c.agb.context.download_file("c", "/a", "a", overwrite=0),
+        InvalidArgumentError,
+        "overwrite",
+    ),
+    (
         "session-context-info-int",
         lambda c: c.session.context.info(context_id=5),
         InvalidArgumentError,
@@ -935,6 +947,8 @@ COVERED_BY = {
     (ContextService, "get_file_upload_url"): "context-upload-url-",
     (ContextService, "get_file_download_url"): "context-download-url-",
     (ContextService, "delete_file"): "context-delete-file-",
+    (ContextService, "upload_file"): "context-upload-file-",
+    (ContextService, "download_file"): "context-download-file-",
     (ContextManager, "info"): "session-context-info-",
     (ContextManager, "sync"): "session-context-sync-",
 }

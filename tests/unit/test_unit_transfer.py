@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestServer
 from unit_helpers import SESSION_ID, Wire, envelope
 
 from aioagb import AsyncAGB, AsyncSession, InvalidArgumentError
-from aioagb.modules.transfer import CHUNK_BYTES, remote_dir
+from aioagb._streams import CHUNK_BYTES
+from aioagb.modules.transfer import remote_dir
 
 FT = "ft-ctx"
 FT_PATH = "/tmp/file_transfer"
@@ -458,3 +459,33 @@ async def test_upload_progress_errors_abort_and_propagate(
     with pytest.raises(RuntimeError, match="enough"):
         await session.file.upload(local, f"{FT_PATH}/big", progress_cb=stop)
     assert "k" not in store.objects
+
+
+async def test_context_files_up_and_down_without_a_session(
+    wire: Wire, agb: AsyncAGB, store: Store, tmp_path: Path
+) -> None:
+    """`agb.context.upload_file/download_file`: the URL request and the streamed PUT/GET,
+    nothing else (no session, no sync)."""
+    local = tmp_path / "notes.txt"
+    local.write_bytes(b"state")
+    wire.ok("POST", "/sdk/GetContextFileUploadUrl", {"url": store.url("n")}, rid="r-up")
+    wire.ok("POST", "/sdk/GetContextFileDownloadUrl", {"url": store.url("n")}, rid="r-down")
+
+    up = await agb.context.upload_file("ctx", "/home/data/notes.txt", local)
+    down = await agb.context.download_file("ctx", "/home/data/notes.txt", tmp_path / "back.txt")
+
+    assert (up.success, up.request_id, up.bytes_sent, up.request_id_sync) == (True, "r-up", 5, None)
+    assert (down.success, down.request_id, down.bytes_received) == (True, "r-down", 5)
+    assert (tmp_path / "back.txt").read_bytes() == b"state"
+    assert requests(wire) == [
+        (
+            "POST",
+            "/sdk/GetContextFileUploadUrl",
+            "contextId=ctx&filePath=%2Fhome%2Fdata%2Fnotes.txt",
+        ),
+        (
+            "POST",
+            "/sdk/GetContextFileDownloadUrl",
+            "contextId=ctx&filePath=%2Fhome%2Fdata%2Fnotes.txt",
+        ),
+    ]

@@ -23,6 +23,7 @@ from .._protocol.payloads import (
     parse_search,
 )
 from .._results import seed
+from .._streams import Progress
 from ..errors import AGBError, ToolError
 from ..models import (
     ApiResponse,
@@ -40,7 +41,7 @@ from ..models import (
 )
 from ._channel import SessionChannel
 from .command import Command
-from .transfer import FileTransfer, Progress
+from .transfer import FileTransfer
 from .watch import (
     ChangeCallback,
     DirectoryWatcher,

@@ -1,28 +1,19 @@
 """`session.file.upload/download/transfer_path`: files between this machine and a session,
 through the session's file-transfer context and pre-signed URLs (protocol §14).
 
-Upload: the file is `PUT` to a pre-signed URL of the file-transfer context, then the session
-downloads it from the context (SyncContext `mode=download`). Download: the session uploads
-the file to the context (SyncContext `mode=upload`), then it is fetched with `GET`. Both
-stream from and to disk in 1 MiB chunks, so a file of any size takes constant memory; a
-download goes to a temporary file next to its destination and is renamed into place only
-when complete (removed on failure and on cancellation). The PUT and GET carry no
-authorization header: the URL is the credential.
+Upload: the file is stored in the session's file-transfer context (`agb.context`'s streamed
+`upload_file`), then the session downloads it from there (SyncContext `mode=download`).
+Download: the session uploads the file to the context (SyncContext `mode=upload`), then it
+is fetched (`download_file`). Streaming, temporary files and cleanup: see `aioagb._streams`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
 import os
-import secrets
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 
-import aiohttp
 import anyio
-from yarl import URL
+import attrs
 
 from .. import _protocol as p
 from .. import _sync
@@ -30,14 +21,12 @@ from .. import _validate as v
 from .._protocol import requests as rq
 from .._protocol.replies import internal_context_from, reply_error
 from .._results import seed
-from ..context import ContextService
+from .._streams import Progress, refuse_existing
+from ..context import ContextService, with_details
 from ..errors import AGBError, ContextSyncError, FileTransferError
-from ..models import DownloadResult, FileUrlResult, UploadResult
+from ..models import DownloadResult, UploadResult
 from ._channel import SessionChannel
 
-CHUNK_BYTES = 1 << 20
-PUT_OK = (200, 201, 204)  # what the official client accepts from the PUT (§14.2)
-Progress = Callable[[int], object]  # cumulative bytes; may be a coroutine function
 LocalPath = str | os.PathLike[str]
 
 
@@ -51,20 +40,6 @@ def remote_dir(remote_path: str) -> str | None:
         return raw.rstrip("/") or "/"
     parent = str(PurePosixPath(raw).parent)
     return None if parent == "." else parent
-
-
-async def _report(progress: Progress | None, done: int) -> None:
-    if progress is not None:
-        outcome = progress(done)
-        if inspect.isawaitable(outcome):
-            await outcome
-
-
-def _with_details(error: AGBError, facts: dict[str, object]) -> AGBError:
-    """`error` with what the transfer had done (request ids, status, ...) in its details,
-    so the failed result carries them as the official one does."""
-    error.details = {**facts, **error.details}
-    return error
 
 
 class FileTransfer:
@@ -146,55 +121,23 @@ class FileTransfer:
     ) -> UploadResult:
         facts: dict[str, object] = {"path": remote}
         try:
-            if not await anyio.Path(local).is_file():
+            if not await anyio.Path(local).is_file():  # before anything is sent (§14.2)
                 raise FileTransferError(f"Local file not found: {local}")
             context_id = await self._ensure()
-            url = await self._url(context_id, remote, upload=True)
-            facts["request_id_upload_url"] = url.request_id
-            status, etag, sent = await self._put(url.url, local, content_type, progress)
-            facts.update(http_status=status, etag=etag, bytes_sent=sent)
-            if status not in PUT_OK:
-                raise FileTransferError(f"Upload failed with HTTP {status}")
+            put = await self._contexts._upload_file(
+                context_id, remote, local, content_type, progress
+            )
+            facts.update(
+                request_id_upload_url=put.request_id_upload_url,
+                http_status=put.http_status,
+                etag=put.etag,
+                bytes_sent=put.bytes_sent,
+            )
             await self._sync(context_id, folder, p.SYNC_DOWNLOAD, timing, "Upload", facts)
         except AGBError as exc:
-            raise _with_details(exc, facts) from exc.__cause__
-        return UploadResult(
-            request_id=str(facts["request_id_sync"]),
-            success=True,
-            request_id_upload_url=url.request_id,
-            request_id_sync=str(facts["request_id_sync"]),
-            http_status=status,
-            etag=etag,
-            bytes_sent=sent,
-            path=remote,
-        )
-
-    async def _put(
-        self, url: str, local: Path, content_type: str | None, progress: Progress | None
-    ) -> tuple[int, str | None, int]:
-        size = (await anyio.Path(local).stat()).st_size
-        headers = {"Content-Length": str(size)}
-        if content_type:
-            headers["Content-Type"] = content_type
-        http = self._channel.engine.http_session()
-        # The file is opened and closed here, in this task: aiohttp reads the body in a task
-        # of its own and may leave the generator suspended after the last byte.
-        async with await anyio.open_file(local, "rb") as source:
-            body = _FileBody(source, local, size, progress)
-            try:
-                async with http.put(
-                    URL(url, encoded=True),  # a signature must reach the server byte for byte
-                    data=body.chunks(),
-                    headers=headers,
-                    skip_auto_headers=() if content_type else ("Content-Type",),
-                    timeout=self._http_timeout(),
-                ) as response:
-                    await response.read()
-                    return response.status, response.headers.get("ETag"), size
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                if body.failure is not None:  # aiohttp wraps what the body raised: unwrap it
-                    raise body.failure from None
-                raise _network_error("Upload", exc) from None
+            raise with_details(exc, facts) from exc.__cause__
+        sync_id = str(facts["request_id_sync"])
+        return attrs.evolve(put, request_id=sync_id, request_id_sync=sync_id)
 
     # --- download (§14.3) --------------------------------------------------------------------
 
@@ -237,63 +180,17 @@ class FileTransfer:
     ) -> DownloadResult:
         facts: dict[str, object] = {"path": remote, "local_path": str(local)}
         try:
-            await _refuse_existing(local, overwrite)
+            await refuse_existing(local, overwrite)  # before anything is sent
             context_id = await self._ensure()
             await self._sync(context_id, folder, p.SYNC_UPLOAD, timing, "Download", facts)
-            url = await self._url(context_id, remote, upload=False)
-            facts["request_id_download_url"] = url.request_id
-            received = await self._get(url.url, local, overwrite, progress, facts)
+            got = await self._contexts._download_file(
+                context_id, remote, local, overwrite, progress
+            )
         except AGBError as exc:
-            raise _with_details(exc, facts) from exc.__cause__
-        return DownloadResult(
-            request_id=url.request_id,
-            success=True,
-            request_id_download_url=url.request_id,
-            request_id_sync=str(facts["request_id_sync"]),
-            http_status=200,
-            bytes_received=received,
-            path=remote,
-            local_path=str(local),
-        )
-
-    async def _get(
-        self,
-        url: str,
-        local: Path,
-        overwrite: bool,
-        progress: Progress | None,
-        facts: dict[str, object],
-    ) -> int:
-        await anyio.Path(local.parent).mkdir(parents=True, exist_ok=True)
-        partial = local.parent / f".{local.name}.aioagb-{secrets.token_hex(4)}.part"
-        http = self._channel.engine.http_session()
-        try:
-            async with http.get(URL(url, encoded=True), timeout=self._http_timeout()) as response:
-                facts["http_status"] = response.status
-                if response.status != 200:
-                    raise FileTransferError(f"Download failed with HTTP {response.status}")
-                received = await _write_chunks(response, partial, progress)
-            await _refuse_existing(local, overwrite)  # it may have appeared meanwhile
-            await anyio.Path(partial).replace(local)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            await _remove(partial)
-            raise _network_error("Download", exc) from None
-        except BaseException:
-            await _remove(partial)
-            raise
-        return received
+            raise with_details(exc, facts) from exc.__cause__
+        return attrs.evolve(got, request_id_sync=str(facts["request_id_sync"]))
 
     # --- shared steps ------------------------------------------------------------------------
-
-    async def _url(self, context_id: str, remote: str, *, upload: bool) -> FileUrlResult:
-        name = "get_file_upload_url" if upload else "get_file_download_url"
-        try:
-            url = await self._contexts._signed_url(context_id, remote, upload=upload)
-        except AGBError as exc:
-            raise exc.prefixed(f"{name} failed: ") from exc.__cause__
-        if not url.url:
-            raise FileTransferError(f"{name} failed: the server sent no URL")
-        return url
 
     async def _sync(
         self,
@@ -326,12 +223,6 @@ class FileTransfer:
                 prefixed.request_id = prefixed.request_id or request_id
                 raise prefixed from None
 
-    def _http_timeout(self) -> aiohttp.ClientTimeout:
-        # No total: a large file takes as long as it takes; but the connection must open,
-        # and data must keep flowing, within the client's request timeout.
-        seconds = self._channel.engine.request_timeout
-        return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-
 
 def _remote(remote_path: object) -> tuple[str, str]:
     remote = v.check_path("remote_path", remote_path)
@@ -352,67 +243,3 @@ def _timing(wait: object, wait_timeout: object, poll_interval: object) -> tuple[
         v.check_seconds("wait_timeout", wait_timeout),
         v.check_seconds("poll_interval", poll_interval),
     )
-
-
-async def _refuse_existing(local: Path, overwrite: bool) -> None:
-    if not overwrite and await anyio.Path(local).exists():
-        raise FileTransferError(f"Destination exists and overwrite=False: {local}")
-
-
-def _network_error(what: str, exc: BaseException) -> FileTransferError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return FileTransferError(f"{what} timed out: no data within the request timeout")
-    return FileTransferError(f"{what} failed: {type(exc).__name__}: {exc}")
-
-
-class _FileBody:
-    """The file's first `size` bytes (its size when the upload started), chunk by chunk,
-    for aiohttp to send. aiohttp runs it in its own writer task and wraps what it raises in a
-    connection error: `failure` keeps the original (a progress callback's, a read's)."""
-
-    def __init__(
-        self, source: anyio.AsyncFile[bytes], local: Path, size: int, progress: Progress | None
-    ) -> None:
-        self.source, self.local, self.size, self.progress = source, local, size, progress
-        self.failure: BaseException | None = None
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            sent = 0
-            while sent < self.size:
-                chunk = await self.source.read(min(CHUNK_BYTES, self.size - sent))
-                if not chunk:
-                    raise FileTransferError(f"{self.local} shrank during the upload")
-                sent += len(chunk)
-                yield chunk
-                await _report(self.progress, sent)
-        except Exception as exc:
-            self.failure = exc
-            raise
-
-
-async def _write_chunks(
-    response: aiohttp.ClientResponse, partial: Path, progress: Progress | None
-) -> int:
-    """Stream the body into `partial` in writes of about 1 MiB; the bytes written."""
-    received = 0
-    pending = bytearray()
-    async with await anyio.open_file(partial, "wb") as target:
-        async for piece in response.content.iter_chunked(CHUNK_BYTES):
-            pending += piece
-            if len(pending) >= CHUNK_BYTES:
-                await target.write(bytes(pending))
-                received += len(pending)
-                pending.clear()
-                await _report(progress, received)
-        if pending:
-            await target.write(bytes(pending))
-            received += len(pending)
-            await _report(progress, received)
-    return received
-
-
-async def _remove(path: Path) -> None:
-    """Remove a partial download, even when cancelled (shielded, bounded)."""
-    with anyio.CancelScope(shield=True), anyio.move_on_after(10), contextlib.suppress(OSError):
-        await anyio.Path(path).unlink(missing_ok=True)
