@@ -34,17 +34,20 @@ async def put_file(
 ) -> tuple[int, str | None, int]:
     """PUT the file at `url`; (HTTP status, ETag, bytes sent). A status other than 200, 201
     or 204 raises `FileTransferError` ("Upload failed with HTTP N", the status, ETag and
-    size in its details); an exception from `progress` aborts and propagates."""
-    if not await anyio.Path(local).is_file():
-        raise FileTransferError(f"Local file not found: {local}")
-    size = (await anyio.Path(local).stat()).st_size
+    size in its details), and so does a file that cannot be read; an exception from
+    `progress` aborts and propagates."""
+    try:
+        size = (await anyio.Path(local).stat()).st_size
+        source = await anyio.open_file(local, "rb")
+    except OSError as exc:
+        raise FileTransferError(f"Cannot read {local}: {exc.strerror or exc}") from None
     headers = {"Content-Length": str(size)}  # a pre-signed PUT is not chunked
     if content_type:
         headers["Content-Type"] = content_type
     http = engine.http_session()
     # The file is opened and closed here, in this task: aiohttp reads the body in a task of
     # its own and may leave the generator suspended after the last byte.
-    async with await anyio.open_file(local, "rb") as source:
+    async with source:
         body = _FileBody(source, local, size, progress)
         try:
             async with http.put(
@@ -72,9 +75,13 @@ async def get_file(
     engine: Engine, url: str, local: Path, overwrite: bool, progress: Progress | None
 ) -> int:
     """GET `url` into the file `local` (its folders made); the bytes received. Anything but
-    HTTP 200 raises `FileTransferError` ("Download failed with HTTP N")."""
+    HTTP 200 raises `FileTransferError` ("Download failed with HTTP N"), and so does a file
+    that cannot be written (nothing is left of it)."""
     await refuse_existing(local, overwrite)
-    await anyio.Path(local.parent).mkdir(parents=True, exist_ok=True)
+    try:
+        await anyio.Path(local.parent).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileTransferError(f"Cannot write {local}: {exc.strerror or exc}") from None
     partial = local.parent / f".{local.name}.aioagb-{secrets.token_hex(4)}.part"
     http = engine.http_session()
     try:
@@ -90,6 +97,9 @@ async def get_file(
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         await _remove(partial)
         raise _network_error("Download", exc) from None
+    except OSError as exc:  # the disk: full, read-only, a folder in the way
+        await _remove(partial)
+        raise FileTransferError(f"Cannot write {local}: {exc.strerror or exc}") from None
     except BaseException:
         await _remove(partial)
         raise

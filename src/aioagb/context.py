@@ -150,8 +150,7 @@ class ContextService:
         name = _optional("name", name)
         context_id = _optional("context_id", context_id)
         region = _optional("login_region_id", login_region_id)
-        if not isinstance(create, bool):
-            raise v.fail(f"create must be a bool, got {create!r}")
+        v.check_flag("create", create)
         if not context_id and not name:
             raise v.fail("Either context_id or name must be provided (cannot both be empty)")
         if create and context_id:
@@ -388,8 +387,7 @@ class ContextService:
         `overwrite=False` fails when `local_path` exists."""
         context_id = _required("context_id", context_id)
         file_path = _required("file_path", file_path)
-        if not isinstance(overwrite, bool):
-            raise v.fail(f"overwrite must be a bool, got {overwrite!r}")
+        v.check_flag("overwrite", overwrite)
         local = Path(os.fspath(local_path))
         operation = self._download_file(context_id, file_path, local, overwrite, progress_cb)
         return await seed(DownloadResult, operation)

@@ -208,8 +208,7 @@ class AsyncSession:
         `sync_context=True` first uploads every mounted context (SyncContext, then its
         polling, §13.8), as the official client does; whatever its outcome (a failure is
         logged), the session is then deleted."""
-        if not isinstance(sync_context, bool):
-            raise v.fail(f"sync_context must be a bool, got {sync_context!r}")
+        v.check_flag("sync_context", sync_context)
         if sync_context:
             synced = await self.context.sync()
             if not synced.success:

@@ -489,3 +489,15 @@ async def test_context_files_up_and_down_without_a_session(
             "contextId=ctx&filePath=%2Fhome%2Fdata%2Fnotes.txt",
         ),
     ]
+
+
+async def test_a_download_that_cannot_be_written_is_a_failed_result(
+    wire: Wire, session: AsyncSession, store: Store, tmp_path: Path
+) -> None:
+    """A folder where the file should go: the OS error becomes the result's error."""
+    store.objects["k"] = b"data"
+    _download_routes(wire, store)
+    (tmp_path / "a").mkdir()
+    result = await session.file.download(f"{FT_PATH}/a", tmp_path / "a", wait=False)
+    assert not result.success and result.error_message.startswith(f"Cannot write {tmp_path / 'a'}")
+    assert names(tmp_path) == ["a"]

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Literal, TypeVar, overload
 
 from .. import _protocol as p
@@ -41,7 +42,7 @@ from ..models import (
 )
 from ._channel import SessionChannel
 from .command import Command
-from .transfer import FileTransfer
+from .transfer import FileTransfer, check_remote, check_timing
 from .watch import (
     ChangeCallback,
     DirectoryWatcher,
@@ -297,17 +298,24 @@ class FileSystem:
         poll_interval: float = 1.5,
         progress_cb: Progress | None = None,
     ) -> UploadResult:
-        """Copy a local file into the session, streamed (see `FileTransfer.upload`):
-        `remote_path = await session.file.transfer_path() + "/file.bin"`."""
-        return await self._file_transfer().upload(
-            local_path,
-            remote_path,
-            content_type=content_type,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            poll_interval=poll_interval,
-            progress_cb=progress_cb,
+        """Copy the local file `local_path` to `remote_path` in the session, streamed from
+        disk (any size in constant memory): `remote_path = await session.file.transfer_path()
+        + "/file.bin"` (an absolute path; a bare file name is refused).
+
+        With `wait` (the default), returns once the session has the file, polling every
+        `poll_interval` seconds for up to `wait_timeout`. `progress_cb(bytes_sent)` (sync or
+        async) is called after each 1 MiB; an exception from it stops the upload and
+        propagates.
+        """
+        local = Path(os.fspath(local_path))
+        remote, folder = check_remote(remote_path)
+        if content_type is not None:
+            v.check_text("content_type", content_type)
+        timing = check_timing(wait, wait_timeout, poll_interval)
+        operation = self._file_transfer()._upload(
+            local, remote, folder, content_type, timing, progress_cb
         )
+        return await seed(UploadResult, operation)
 
     async def download(
         self,
@@ -320,17 +328,23 @@ class FileSystem:
         poll_interval: float = 1.5,
         progress_cb: Progress | None = None,
     ) -> DownloadResult:
-        """Copy a file of the session to a local file, streamed, never left half-written
-        under its name (see `FileTransfer.download`)."""
-        return await self._file_transfer().download(
-            remote_path,
-            local_path,
-            overwrite=overwrite,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            poll_interval=poll_interval,
-            progress_cb=progress_cb,
+        """Copy `remote_path` of the session to the local file `local_path` (its folders are
+        made), streamed to disk. The file appears under its name only when complete: it is
+        written to a temporary file next to it, renamed at the end, and removed on failure
+        or cancellation. `overwrite=False` fails when `local_path` exists.
+
+        With `wait` (the default), the session's upload of the file to the transfer context
+        is awaited (every `poll_interval` seconds, up to `wait_timeout`) before the GET.
+        `progress_cb(bytes_received)` is called after each 1 MiB.
+        """
+        remote, folder = check_remote(remote_path)
+        local = Path(os.fspath(local_path))
+        v.check_flag("overwrite", overwrite)
+        timing = check_timing(wait, wait_timeout, poll_interval)
+        operation = self._file_transfer()._download(
+            remote, folder, local, overwrite, timing, progress_cb
         )
+        return await seed(DownloadResult, operation)
 
     async def _get_file_change(self, path: str) -> FileChangeResult:
         """The changes in directory `path` since the previous call (the first call sets the

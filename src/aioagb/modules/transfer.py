@@ -20,7 +20,6 @@ from .. import _sync
 from .. import _validate as v
 from .._protocol import requests as rq
 from .._protocol.replies import internal_context_from, reply_error
-from .._results import seed
 from .._streams import Progress, refuse_existing
 from ..context import ContextService, with_details
 from ..errors import AGBError, ContextSyncError, FileTransferError
@@ -43,7 +42,8 @@ def remote_dir(remote_path: str) -> str | None:
 
 
 class FileTransfer:
-    """Uploads and downloads of one session (the official `FileTransfer`).
+    """Uploads and downloads of one session (the official `FileTransfer`), behind
+    `session.file.upload`, `download` and `transfer_path`.
 
     `context_id` and `context_path` are the session's file-transfer context, known after the
     first transfer or `transfer_path()`.
@@ -84,34 +84,8 @@ class FileTransfer:
 
     # --- upload (§14.2) ----------------------------------------------------------------------
 
-    async def upload(
-        self,
-        local_path: LocalPath,
-        remote_path: str,
-        *,
-        content_type: str | None = None,
-        wait: bool = True,
-        wait_timeout: float = 30.0,
-        poll_interval: float = 1.5,
-        progress_cb: Progress | None = None,
-    ) -> UploadResult:
-        """Copy the local file `local_path` to `remote_path` in the session (an absolute
-        path, in practice under `transfer_path()`).
-
-        With `wait` (the default), returns once the session has the file, polling every
-        `poll_interval` seconds for up to `wait_timeout`. `progress_cb(bytes_sent)` is called
-        after each chunk; an exception from it stops the upload and propagates.
-        """
-        local = Path(os.fspath(local_path))
-        remote, folder = _remote(remote_path)
-        if content_type is not None:
-            v.check_text("content_type", content_type)
-        timing = _timing(wait, wait_timeout, poll_interval)
-        operation = self._upload(local, remote, folder, content_type, timing, progress_cb)
-        return await seed(UploadResult, operation)
-
     async def _upload(
-        self,
+        self,  # the arguments checked by `session.file.upload`
         local: Path,
         remote: str,
         folder: str,
@@ -141,36 +115,8 @@ class FileTransfer:
 
     # --- download (§14.3) --------------------------------------------------------------------
 
-    async def download(
-        self,
-        remote_path: str,
-        local_path: LocalPath,
-        *,
-        overwrite: bool = True,
-        wait: bool = True,
-        wait_timeout: float = 30.0,
-        poll_interval: float = 1.5,
-        progress_cb: Progress | None = None,
-    ) -> DownloadResult:
-        """Copy `remote_path` of the session to the local file `local_path` (its folders
-        are made). The file appears under its name only when complete: it is written to a
-        temporary file next to it, renamed at the end, and removed on failure or
-        cancellation. `overwrite=False` fails when `local_path` exists.
-
-        With `wait` (the default), the session's upload of the file to the transfer
-        context is awaited (every `poll_interval` seconds, up to `wait_timeout`) before the
-        GET. `progress_cb(bytes_received)` is called after each chunk.
-        """
-        remote, folder = _remote(remote_path)
-        local = Path(os.fspath(local_path))
-        if not isinstance(overwrite, bool):
-            raise v.fail(f"overwrite must be a bool, got {overwrite!r}")
-        timing = _timing(wait, wait_timeout, poll_interval)
-        operation = self._download(remote, folder, local, overwrite, timing, progress_cb)
-        return await seed(DownloadResult, operation)
-
     async def _download(
-        self,
+        self,  # the arguments checked by `session.file.download`
         remote: str,
         folder: str,
         local: Path,
@@ -224,7 +170,8 @@ class FileTransfer:
                 raise prefixed from None
 
 
-def _remote(remote_path: object) -> tuple[str, str]:
+def check_remote(remote_path: object) -> tuple[str, str]:
+    """`remote_path` and the folder its transfer syncs; a bare file name is refused."""
     remote = v.check_path("remote_path", remote_path)
     folder = remote_dir(remote)
     if folder is None:
@@ -235,11 +182,12 @@ def _remote(remote_path: object) -> tuple[str, str]:
     return remote, folder
 
 
-def _timing(wait: object, wait_timeout: object, poll_interval: object) -> tuple[bool, float, float]:
-    if not isinstance(wait, bool):
-        raise v.fail(f"wait must be a bool, got {wait!r}")
+def check_timing(
+    wait: object, wait_timeout: object, poll_interval: object
+) -> tuple[bool, float, float]:
+    """`wait`, `wait_timeout` and `poll_interval`, checked."""
     return (
-        wait,
+        v.check_flag("wait", wait),
         v.check_seconds("wait_timeout", wait_timeout),
         v.check_seconds("poll_interval", poll_interval),
     )
