@@ -72,21 +72,29 @@ class ApiResponse:
 
 @attrs.frozen(slots=True, kw_only=True)
 class SessionResult(ApiResponse):
+    """`create` / `get`: the session handle on success."""
+
     session: AsyncSession | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class DeleteResult(ApiResponse):
+    """`delete`: success once the server reports the session gone."""
+
     pass
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class OperationResult(ApiResponse, Generic[T]):
+    """A session operation's outcome; `data` is what it returned (labels, resource info)."""
+
     data: T | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class BoolResult(ApiResponse):
+    """A file operation that returns nothing but success (`data` mirrors `success`)."""
+
     data: bool | None = None
 
 
@@ -109,6 +117,8 @@ class GetSessionData:
 
 @attrs.frozen(slots=True, kw_only=True)
 class GetSessionResult(ApiResponse):
+    """`get_session`: the session's details, the real HTTP status and the envelope's code."""
+
     http_status_code: int = 0  # the real HTTP status (§3.2)
     code: str = ""
     data: GetSessionData | None = None
@@ -116,6 +126,8 @@ class GetSessionResult(ApiResponse):
 
 @attrs.frozen(slots=True, kw_only=True)
 class SessionStatusResult(ApiResponse):
+    """`get_status`: `status` (RUNNING, FINISH, ...) and the envelope's code and status."""
+
     http_status_code: int = 0  # the envelope's `httpStatusCode` (§3.3)
     code: str = ""
     status: str = ""
@@ -123,6 +135,8 @@ class SessionStatusResult(ApiResponse):
 
 @attrs.frozen(slots=True, kw_only=True)
 class SessionListResult(ApiResponse):
+    """One page of `list`: the session ids, the token of the next page, the total count."""
+
     session_ids: list[str] = attrs.field(factory=list)
     next_token: str = ""
     max_results: int = 0
@@ -131,6 +145,8 @@ class SessionListResult(ApiResponse):
 
 @attrs.frozen(slots=True)
 class McpTool:
+    """A tool an image offers (`list_mcp_tools`), or a `toolList` entry (name, server)."""
+
     name: str = ""
     description: str = ""
     input_schema: dict[str, object] = attrs.field(factory=dict)
@@ -140,11 +156,15 @@ class McpTool:
 
 @attrs.frozen(slots=True, kw_only=True)
 class McpToolsResult(ApiResponse):
+    """`list_mcp_tools`: the tools of the image."""
+
     tools: list[McpTool] = attrs.field(factory=list)
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class McpToolResult(ApiResponse):
+    """`call_mcp_tool`: `data` is the tool's raw payload text."""
+
     data: str | None = None  # the raw payload text (§4.6)
 
 
@@ -169,12 +189,16 @@ class ExecutionResult:
 
 @attrs.frozen(slots=True)
 class ExecutionLogs:
+    """What a run printed: stdout and stderr, as lists of chunks."""
+
     stdout: list[str] = attrs.field(factory=list)
     stderr: list[str] = attrs.field(factory=list)
 
 
 @attrs.frozen(slots=True)
 class ExecutionError:
+    """Why a run failed: the error's name (`NameError`), its value, and a traceback."""
+
     name: str = ""
     value: str = ""
     traceback: str = ""
@@ -182,6 +206,8 @@ class ExecutionError:
 
 @attrs.frozen(slots=True, kw_only=True)
 class EnhancedCodeExecutionResult(ApiResponse):
+    """`code.run`: logs, rich results, the error of a failed run, count and time."""
+
     success: bool = True
     execution_count: int | None = None
     execution_time: float = 0.0
@@ -208,6 +234,8 @@ CodeExecutionResult = EnhancedCodeExecutionResult
 
 @attrs.frozen(slots=True, kw_only=True)
 class CommandResult(ApiResponse):
+    """`command.execute`: stdout, stderr, the exit code (124: timed out) and `output`."""
+
     output: str = ""  # stdout + stderr, as the seed gives it
     exit_code: int | None = None
     stdout: str = ""
@@ -220,32 +248,44 @@ class CommandResult(ApiResponse):
 
 @attrs.frozen(slots=True, kw_only=True)
 class FileContentResult(ApiResponse):
+    """`file.read`: the file's text."""
+
     content: str = ""
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class BinaryFileContentResult(ApiResponse):
+    """`file.read(format="bytes")`: the file's exact bytes and their size."""
+
     content: bytes = b""
     size: int | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class FileInfoResult(ApiResponse):
+    """`file.info`: size, type, times and permissions as `file_info`."""
+
     file_info: dict[str, object] = attrs.field(factory=dict)
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class DirectoryListResult(ApiResponse):
+    """`file.list`: `entries`, each `{"name", "isDirectory"}`."""
+
     entries: list[dict[str, object]] = attrs.field(factory=list)
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class MultipleFileContentResult(ApiResponse):
+    """`file.read_batch`: path -> text (stripped: a protocol limitation)."""
+
     contents: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(slots=True, kw_only=True)
 class FileSearchResult(ApiResponse):
+    """`file.search`: the matching paths."""
+
     matches: list[str] = attrs.field(factory=list)
 
 
@@ -432,3 +472,80 @@ class FileChangeResult(ApiResponse):
 
     def _files(self, event_type: str) -> list[str]:
         return [e.path for e in self.events if e.event_type == event_type and e.path_type == "file"]
+
+
+# --- streaming (§5.2) ----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class StdoutEvent:
+    """A chunk the code wrote to stdout, as it was produced."""
+
+    text: str
+
+
+@attrs.frozen(slots=True)
+class StderrEvent:
+    """A chunk the code wrote to stderr, as it was produced."""
+
+    text: str
+
+
+@attrs.frozen(slots=True)
+class ResultEvent:
+    """A rich result: `display()` output, a figure, or the cell's final value."""
+
+    result: ExecutionResult
+
+
+@attrs.frozen(slots=True)
+class ErrorEvent:
+    """An error the sandbox reported during the run (`error.name`, `error.value`)."""
+
+    error: ExecutionError
+
+
+@attrs.frozen(slots=True)
+class EndEvent:
+    """The run is over: `status` is "finished" or "failed"; always the last event."""
+
+    status: str
+    execution_count: int | None = None
+    execution_time: float = 0.0
+    execution_error: str = ""
+
+    @property
+    def success(self) -> bool:
+        """Finished without an execution error."""
+        return self.status != "failed" and not self.execution_error
+
+
+CodeEvent = StdoutEvent | StderrEvent | ResultEvent | ErrorEvent | EndEvent
+
+
+# --- metrics (§16.2) -----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class SessionMetrics:
+    """The session's resource use: CPUs and load, memory and disk (bytes), network (KB)."""
+
+    cpu_count: int = 0
+    cpu_used_pct: float = 0.0
+    disk_total: int = 0
+    disk_used: int = 0
+    mem_total: int = 0
+    mem_used: int = 0
+    rx_rate_kbyte_per_s: float = 0.0
+    tx_rate_kbyte_per_s: float = 0.0
+    rx_used_kbyte: float = 0.0
+    tx_used_kbyte: float = 0.0
+    timestamp: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionMetricsResult(ApiResponse):
+    """`session.get_metrics()`: `metrics` on success, and the payload as `raw`."""
+
+    metrics: SessionMetrics | None = None
+    raw: dict[str, object] = attrs.field(factory=dict)

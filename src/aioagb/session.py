@@ -20,11 +20,12 @@ import anyio
 from . import _protocol as p
 from . import _validate as v
 from ._protocol import requests as rq
+from ._protocol.payloads import parse_metrics
 from ._protocol.replies import Reply, labels_from, reply_error, tool_list_entries, tool_list_from
 from ._results import seed
 from ._sync import SYNC_POLL_ATTEMPTS, SYNC_POLL_INTERVAL_S
 from .context_sync import ContextSync, mounted
-from .errors import AGBError, ContextSyncError, SessionDeleteError
+from .errors import AGBError, ContextSyncError, ServerError, SessionDeleteError
 from .models import (
     DeleteResult,
     EnhancedCodeExecutionResult,
@@ -32,11 +33,13 @@ from .models import (
     McpToolResult,
     McpToolsResult,
     OperationResult,
+    SessionMetricsResult,
     SessionStatusResult,
 )
 from .modules import Code, Command, FileSystem
 from .modules._channel import SessionChannel
 from .modules.context import ContextManager
+from .modules.stream import StreamEndpoint, StreamSocket
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -79,14 +82,12 @@ class AsyncSession:
         self.app_instance_id = app_instance_id
         self.resource_id = resource_id
         self.link_url = link_url
-        self.ws_url = ws_url
-        self.token = token
-        self.tool_list: list[McpTool] = [
-            McpTool(name=name, server=server) for name, server in tool_list_entries(tool_list)
-        ]
+        tools = [McpTool(name=name, server=server) for name, server in tool_list_entries(tool_list)]
+        self._endpoint = StreamEndpoint(ws_url=ws_url, token=token, tool_list=tools)
         self._lifecycle: Lifecycle = agb.lifecycle
         self._channel = SessionChannel(self._lifecycle.engine, self.session_id)
-        self.code = Code(self._channel)
+        self._socket = StreamSocket(self._channel, self._endpoint)
+        self.code = Code(self._channel, self._socket)
         self.command = Command(self._channel)
         self.file = FileSystem(self._channel)
         self._deleted = False
@@ -98,6 +99,33 @@ class AsyncSession:
 
     def __repr__(self) -> str:
         return f"AsyncSession(session_id={self.session_id!r}, image_id={self.image_id!r})"
+
+    @property
+    def ws_url(self) -> str:
+        """The session's WebSocket URL for streaming runs (§5.2); empty when it has none."""
+        return self._endpoint.ws_url
+
+    @ws_url.setter
+    def ws_url(self, value: str) -> None:
+        self._endpoint.ws_url = value
+
+    @property
+    def token(self) -> str:
+        """The session's access token for its second channels (WebSocket, LinkUrl)."""
+        return self._endpoint.token
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self._endpoint.token = value
+
+    @property
+    def tool_list(self) -> list[McpTool]:
+        """The tools (name, server) the server listed for this session (`toolList`)."""
+        return self._endpoint.tool_list
+
+    @tool_list.setter
+    def tool_list(self, value: list[McpTool]) -> None:
+        self._endpoint.tool_list = list(value)
 
     @property
     def gone(self) -> bool:
@@ -222,6 +250,7 @@ class AsyncSession:
     async def _delete(self) -> DeleteResult:
         request_id = await self._lifecycle.delete(self.session_id)
         self._deleted = True
+        await self._socket.aclose()
         return DeleteResult(request_id=request_id, success=True)
 
     async def list_mcp_tools(self, image_id: str | None = None) -> McpToolsResult:
@@ -278,6 +307,26 @@ class AsyncSession:
     ) -> McpToolResult:
         answer = await self._channel.call(name, args, idempotent=False, timeout=request_timeout)
         return McpToolResult(request_id=answer.request_id, success=True, data=answer.text)
+
+    async def get_metrics(
+        self, read_timeout: int | None = None, connect_timeout: int | None = None
+    ) -> SessionMetricsResult:
+        """The session's CPU, memory, disk and network use (the `get_metrics` tool, §16.2).
+
+        `read_timeout` and `connect_timeout` are the official per-call timeouts in
+        milliseconds; they apply when both are given."""
+        bound = _call_timeout(read_timeout, connect_timeout, None)
+        return await seed(SessionMetricsResult, self._get_metrics(bound))
+
+    async def _get_metrics(self, request_timeout: float | None) -> SessionMetricsResult:
+        answer = await self._channel.call(p.TOOL_GET_METRICS, {}, timeout=request_timeout)
+        try:
+            raw, metrics = parse_metrics(answer.text)
+        except ValueError as exc:
+            raise ServerError(str(exc), request_id=answer.request_id) from None
+        return SessionMetricsResult(
+            request_id=answer.request_id, success=True, metrics=metrics, raw=raw
+        )
 
     # --- async-native ------------------------------------------------------------------------
 
@@ -394,16 +443,20 @@ def _auto_uploads(sync: ContextSync) -> bool:
 def _call_timeout(
     read_timeout: int | None, connect_timeout: int | None, timeout: float | None
 ) -> float | None:
-    """The request timeout of `call_mcp_tool`, in seconds (None: the client's)."""
+    """The request timeout of `call_mcp_tool` and `get_metrics`, in seconds (None: the
+    client's). The official per-call timeouts apply only when both are given (§16.2), each
+    at least 1 s; this request then waits for their sum."""
     if timeout is not None:
         return v.check_seconds("timeout", timeout)
-    if read_timeout is None and connect_timeout is None:
+    given = {"read_timeout": read_timeout, "connect_timeout": connect_timeout}
+    checked = {
+        name: v.check_positive_int(name, value)
+        for name, value in given.items()
+        if value is not None
+    }
+    if len(checked) < 2:
         return None
-    total = 0.0
-    for name, value in (("read_timeout", read_timeout), ("connect_timeout", connect_timeout)):
-        if value is not None:
-            total += max(1000, v.check_positive_int(name, value)) / 1000  # at least 1 s each
-    return total
+    return sum(max(1000, ms) for ms in checked.values()) / 1000
 
 
 def _resource_error(reply: Reply) -> str:

@@ -28,11 +28,13 @@ import inspect
 import json
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
+import anyio
 import attrs
 from yarl import URL
 
@@ -42,6 +44,8 @@ logger = logging.getLogger("aioagb.transport")
 
 DEFAULT_CONNECTION_LIMIT = 100
 POOL_WAIT_WARNING_INTERVAL_S = 10.0
+# The largest frame read from a WebSocket: a rich result (a PNG) is one frame.
+MAX_WEBSOCKET_MESSAGE = 64 * 1024 * 1024
 
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
@@ -108,7 +112,7 @@ class Transport(Protocol):
         ...
 
 
-Handler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
+MockHandler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
 
 
 class MockTransport:
@@ -118,7 +122,7 @@ class MockTransport:
     network failure. `requests` keeps every request sent, in order.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: MockHandler) -> None:
         self._handler = handler
         self.requests: list[TransportRequest] = []
         self.closed = False
@@ -154,6 +158,8 @@ class AiohttpTransport:
         self._closed = False
         self._last_pool_warning = -POOL_WAIT_WARNING_INTERVAL_S
         self._in_flight = 0
+        # The WebSockets opened here: closed with the transport, so that none outlives it.
+        self._websockets: weakref.WeakSet[aiohttp.ClientWebSocketResponse[bool]] = weakref.WeakSet()
 
     @property
     def connection_limit(self) -> int:
@@ -222,9 +228,45 @@ class AiohttpTransport:
         finally:
             self._in_flight -= 1
 
+    async def connect_websocket(
+        self, url: str, headers: Mapping[str, str], connect_timeout: float
+    ) -> aiohttp.ClientWebSocketResponse[bool]:
+        """Open a WebSocket on this transport's session (the streaming channel, §5.2).
+
+        No automatic heartbeat: aiohttp handles a PONG only while someone reads, so an idle
+        connection's pings would time out; a dropped idle connection is reopened instead."""
+        session = self.client_session()
+        try:
+            with anyio.fail_after(connect_timeout):
+                ws = await session.ws_connect(
+                    url,
+                    headers=dict(headers),
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=connect_timeout),
+                    autoping=True,
+                    max_msg_size=MAX_WEBSOCKET_MESSAGE,
+                )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise RequestTimeoutError(
+                f"stream: the WebSocket did not open within {connect_timeout:g} s"
+            ) from None
+        except aiohttp.WSServerHandshakeError as exc:
+            raise TransportError(
+                f"stream: the server refused the WebSocket (HTTP {exc.status})"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"stream: cannot connect: {exc.strerror}") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"stream: the connection failed: {type(exc).__name__}") from None
+        self._websockets.add(ws)
+        return ws
+
     async def aclose(self) -> None:
-        """Close the aiohttp session; later sends raise `ClientClosedError`."""
+        """Close the WebSockets and the aiohttp session; later sends raise
+        `ClientClosedError`."""
         self._closed = True
+        for ws in list(self._websockets):
+            with anyio.move_on_after(1):
+                await ws.close()
         session, self._session = self._session, None
         if session is not None:
             await session.close()

@@ -166,3 +166,38 @@ async def test_a_caller_cancelled_during_the_health_check_gives_the_session_back
                     await checking.wait()
             assert pool.stats().in_use == 0 and pool.stats().idle == 1
         assert server.live_sessions(server.api_key) == 0
+
+
+async def test_a_pool_across_a_server_restart_hands_out_no_dead_session() -> None:
+    """Issue 16.4: after AGB Local restarted, the pool's sessions are gone. The first use of
+    one fails ("Session not found"), the pool retires it at once and health-checks the other
+    idle sessions before handing them out, so every later use gets a live session and
+    `stats()` counts only those."""
+    from contextlib import AsyncExitStack
+
+    from aioagb import AsyncAGB, RetryPolicy
+    from aioagb.server import LocalServer, ServerConfig
+
+    key = "pool-restart-key"
+    first = LocalServer(ServerConfig(api_keys=(key,)))
+    await first.__aenter__()  # left by hand below, while the pool lives on
+    async with AsyncExitStack() as stack:
+        config = ServerConfig(api_keys=(key,), port=first.port)
+        agb = await stack.enter_async_context(
+            AsyncAGB(key, endpoint=first.endpoint, retry=RetryPolicy(wait_initial=0.01))
+        )
+        pool = await stack.enter_async_context(
+            SessionPool(agb, PARAMS, min_size=3, max_size=3, keep_alive_interval=None)
+        )
+        await first.__aexit__(None, None, None)  # the server goes away with every session
+        second = await stack.enter_async_context(LocalServer(config))
+
+        outcomes = []
+        for n in range(10):
+            async with pool.session() as session:
+                done = await session.command.execute(f"echo {n}", timeout_ms=5000)
+                outcomes.append(done.stdout if done.success else done.error_message)
+        assert outcomes[0].lower().count("not found") == 1
+        assert outcomes[1:] == [f"{n}\n" for n in range(1, 10)]
+        stats = pool.stats()
+        assert stats.idle == second.live_sessions(key) and stats.in_use == 0

@@ -198,22 +198,45 @@ class WellFormedClient:
         return self.rounds, len(self.errors)
 
 
+def _serve_command(key: str, flags: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", key, *flags]
+
+
+async def _endpoint_of(process: Process) -> str:
+    """The endpoint a starting `aioagb serve` prints."""
+    assert process.stdout is not None
+    seen = b""
+    with anyio.fail_after(30):
+        while b"listening on" not in seen or not seen.endswith(b"\n"):
+            seen += await process.stdout.receive()
+    endpoint = re.search(rb"listening on (http://\S+)", seen)
+    assert endpoint is not None, seen
+    return endpoint.group(1).decode()
+
+
 @contextlib.asynccontextmanager
 async def serve_process(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
     """`python -m aioagb.server` as its own process (its memory measurable alone); yields
     the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM."""
-    command = [sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", key, *flags]
-    async with await anyio.open_process(command) as process:
-        assert process.stdout is not None
-        seen = b""
-        with anyio.fail_after(30):
-            while b"listening on" not in seen or not seen.endswith(b"\n"):
-                seen += await process.stdout.receive()
-        endpoint = re.search(rb"listening on (http://\S+)", seen)
-        assert endpoint is not None, seen
+    async with await anyio.open_process(_serve_command(key, flags)) as process:
+        endpoint = await _endpoint_of(process)
         try:
-            yield process, endpoint.group(1).decode()
+            yield process, endpoint
         finally:
             process.terminate()
             with anyio.fail_after(60):
                 assert await process.wait() == 0
+
+
+@contextlib.asynccontextmanager
+async def killable_server(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+    """`python -m aioagb.server` as its own process, for the test to kill as it likes
+    (SIGKILL: no shutdown work at all); killed at the end if it still runs."""
+    async with await anyio.open_process(_serve_command(key, flags)) as process:
+        try:
+            yield process, await _endpoint_of(process)
+        finally:
+            if process.returncode is None:
+                process.kill()
+            with anyio.CancelScope(shield=True), anyio.fail_after(60):
+                await process.wait()

@@ -49,6 +49,8 @@ HealthCheck = Callable[["AsyncSession"], Awaitable[bool]]
 
 @attrs.frozen(slots=True)
 class PoolStats:
+    """A snapshot of a pool: what it owns now and what it did over its life."""
+
     size: int  # sessions the pool owns: idle + in use + being created
     idle: int
     in_use: int
@@ -106,6 +108,17 @@ def _check_pool_arguments(agb: object, params: object, **options: object) -> Non
 
 
 class SessionPool:
+    """A bounded pool of warm sessions, handed out first come, first served (module
+    docstring: what happens to a session after use, fairness, closing).
+
+    `min_size` sessions are created on entry and kept; at most `max_size` exist at once.
+    A session is replaced after `max_uses` uses, `max_age` seconds, `max_idle` idle seconds,
+    a failed `health_check` (run when it was idle `health_check_after` seconds), or a call
+    that found it gone; idle ones are kept alive every `keep_alive_interval` seconds.
+    `acquire_timeout` bounds the wait for a session (`PoolTimeoutError`), `close_timeout`
+    the wait for sessions in use when the pool closes.
+    """
+
     def __init__(
         self,
         agb: AsyncAGB,
@@ -161,10 +174,14 @@ class SessionPool:
         self._closed = False
         self._created = self._recycled = self._failed = 0
         self._replenish_wait = 0.0  # the backoff after the last failed replenish
+        # A session the server lost hints that it lost the others too (a restart): idle
+        # sessions are then health-checked before they are handed out, however fresh.
+        self._suspect_idle = False
 
     # --- public API ---------------------------------------------------------------------
 
     def stats(self) -> PoolStats:
+        """What the pool owns now (idle, in use, being made) and what it did so far."""
         return PoolStats(
             size=self._size,
             idle=len(self._idle),
@@ -273,7 +290,9 @@ class SessionPool:
                 self._retire(entry)
                 continue
             idle_for = anyio.current_time() - entry.idle_since
-            due = self._health_check is not None and idle_for >= self.health_check_after
+            due = self._health_check is not None and (
+                self._suspect_idle or idle_for >= self.health_check_after
+            )
             try:
                 healthy = not due or await self._healthy(entry)
             except BaseException:  # cancelled mid-check: the session goes back, unharmed
@@ -283,6 +302,8 @@ class SessionPool:
             if not healthy:
                 self._retire(entry)
                 continue
+            if due:
+                self._suspect_idle = False  # this one is fine: the server did not restart
             return entry
         return None
 
@@ -348,6 +369,8 @@ class SessionPool:
 
     def _retire(self, entry: _Pooled) -> None:
         """Deletes a session in the background and gives its capacity to the next in line."""
+        if entry.session.gone:
+            self._suspect_idle = True
         self._in_use.discard(entry)
         self._recycled += 1
         self._deleting += 1

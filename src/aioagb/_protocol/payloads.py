@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import attrs
 
 from .. import _protocol as p
-from ..models import ExecutionError, ExecutionLogs, ExecutionResult
+from ..models import ExecutionError, ExecutionLogs, ExecutionResult, SessionMetrics
 from .replies import JSON, strings
 
 # --- run_code (§4.3) ---------------------------------------------------------------------
@@ -94,7 +94,7 @@ def _new_format(data: Mapping[str, object]) -> ParsedCode:
         success=not failure and data.get("isError") is not True,
         error_message=message,
         logs=ExecutionLogs(strings(data.get("stdout")), strings(data.get("stderr"))),
-        results=[_bundle(item) for item in _as_list(data.get("result"))],
+        results=[mime_result(item) for item in _as_list(data.get("result"))],
         error=ExecutionError("ExecutionError", message, "") if failure else None,
         execution_count=_count(data),
         execution_time=_seconds(data),
@@ -116,7 +116,7 @@ def _rich_format(data: Mapping[str, object]) -> ParsedCode:
         success=data.get("isError") is not True,  # an `error` alone is not a failure (§4.3)
         error_message=message,
         logs=ExecutionLogs(strings(logs.get("stdout")), strings(logs.get("stderr"))),
-        results=[_bundle(item) for item in _items(data.get("results"))],
+        results=[mime_result(item) for item in _items(data.get("results"))],
         error=parsed_error,
         execution_count=_count(data),
         execution_time=_seconds(data),
@@ -139,14 +139,14 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None if value is None else str(value)
 
 
-def _bundle(item: object) -> ExecutionResult:
+def mime_result(item: object) -> ExecutionResult:
     """A mime bundle, its short aliases, or a (possibly double-encoded) string (§4.3)."""
     if isinstance(item, str):
         decoded = _loads(item)
         if isinstance(decoded, str) and decoded != item:
             decoded = _loads(decoded)
         if isinstance(decoded, dict):
-            return _bundle(decoded)
+            return mime_result(decoded)
         return ExecutionResult(text=item if decoded is item else str(decoded))
     if not isinstance(item, dict):
         return ExecutionResult(text=str(item))
@@ -256,3 +256,48 @@ def parse_multiple_files(text: str | None) -> dict[str, str]:
     if path is not None:
         contents[path] = "\n".join(lines).strip()
     return contents
+
+
+# --- get_metrics (§16.2) -----------------------------------------------------------------
+
+_RATE_KEYS = {
+    "rx_rate_kbyte_per_s": ("rx_rate_kbyte_per_s", "rx_rate_kbps", "rx_rate_KBps"),
+    "tx_rate_kbyte_per_s": ("tx_rate_kbyte_per_s", "tx_rate_kbps", "tx_rate_KBps"),
+    "rx_used_kbyte": ("rx_used_kbyte", "rx_used_kb", "rx_used_KB"),
+    "tx_used_kbyte": ("tx_used_kbyte", "tx_used_kb", "tx_used_KB"),
+}
+
+
+def parse_metrics(text: str | None) -> tuple[dict[str, object], SessionMetrics]:
+    """The payload as a dict and as `SessionMetrics`, read as the official client does: a
+    missing field is 0 (or ""), a rate takes the first non-null of its aliases. Raises
+    ValueError with the official message for a payload it cannot read."""
+    try:
+        raw = json.loads(text or "")
+        if not isinstance(raw, dict):
+            raise ValueError("get_metrics returned non-object JSON")
+        rates = {name: _first_float(raw, keys) for name, keys in _RATE_KEYS.items()}
+        metrics = SessionMetrics(
+            cpu_count=int(raw.get("cpu_count", 0) or 0),
+            cpu_used_pct=float(raw.get("cpu_used_pct", 0.0) or 0.0),
+            disk_total=int(raw.get("disk_total", 0) or 0),
+            disk_used=int(raw.get("disk_used", 0) or 0),
+            mem_total=int(raw.get("mem_total", 0) or 0),
+            mem_used=int(raw.get("mem_used", 0) or 0),
+            timestamp=str(raw.get("timestamp", "") or ""),
+            **rates,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Failed to parse get_metrics response: {exc}") from None
+    return raw, metrics
+
+
+def _first_float(raw: Mapping[str, object], keys: tuple[str, ...]) -> float:
+    for key in keys:
+        value = raw.get(key)
+        if value is not None:
+            try:
+                return float(value or 0.0)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+    return 0.0

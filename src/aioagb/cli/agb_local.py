@@ -14,10 +14,19 @@ from pathlib import Path
 import anyio
 import click
 
-from ..server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
+from ..server.config import (
+    BACKENDS,
+    ENV_API_KEYS,
+    ENV_DATA_DIR,
+    LOOPBACK,
+    ServerConfig,
+    collect_api_keys,
+    default_data_dir,
+)
 from ..server.faults import FaultPlan
 from ..server.runner import LocalServer
 from ..server.sandbox import SandboxError, SandboxLimits
+from ..server.store import StoreError
 from . import LAZY_COMMANDS
 
 MIB = 1024 * 1024
@@ -46,6 +55,20 @@ _DEFAULT_LIMITS = SandboxLimits()
     "--workspace-root",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where session workspaces live (cleaned on start). Default: a temporary directory.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_DATA_DIR,
+    help=f"Where contexts are kept, across restarts (one server per directory; also "
+    f"${ENV_DATA_DIR}).  [default: {default_data_dir()}]",
+)
+@click.option(
+    "--storage-quota-mb",
+    type=click.IntRange(min=0),
+    default=(ServerConfig().storage_quota_bytes or 0) // MIB,
+    show_default=True,
+    help="All contexts of one API key together; past it, uploads answer 413. 0: no limit.",
 )
 @click.option(
     "--idle-timeout",
@@ -109,6 +132,8 @@ def serve(
     api_keys: tuple[str, ...],
     keys_file: Path | None,
     workspace_root: Path | None,
+    data_dir: Path | None,
+    storage_quota_mb: int,
     idle_timeout: float,
     backend: str,
     python: str | None,
@@ -156,6 +181,8 @@ def serve(
         port=port,
         api_keys=collect_api_keys(api_keys, keys_file),
         workspace_root=workspace_root,
+        data_dir=data_dir or default_data_dir(),
+        storage_quota_bytes=storage_quota_mb * MIB or None,
         limits=limits,
         default_idle_timeout_s=idle_timeout,
         backend=backend,
@@ -166,7 +193,8 @@ def serve(
     )
     try:
         anyio.run(partial(_serve, config))
-    except (SandboxError, OSError) as exc:  # a bad root, a taken port, no bubblewrap, ...
+    # A bad root, a taken port, no bubblewrap, a data directory in use, ...
+    except (SandboxError, StoreError, OSError) as exc:
         raise click.ClickException(f"AGB Local could not start: {exc}") from None
 
 
@@ -175,6 +203,7 @@ async def _serve(config: ServerConfig) -> None:
         async with LocalServer(config) as server:
             click.echo(f"AGB Local listening on {server.endpoint}")
             click.echo(f"  export AGB_ENDPOINT={server.endpoint}")
+            click.echo(f"  contexts are kept in {config.data_dir}")
             if not config.api_keys:
                 click.echo(f"  export AGB_API_KEY={server.api_key}   (generated for this run)")
             else:

@@ -13,6 +13,7 @@ from .faults import FaultPlan
 from .sandbox import SandboxLimits
 
 ENV_API_KEYS = "AGB_LOCAL_API_KEYS"  # comma-separated
+ENV_DATA_DIR = "AGB_LOCAL_DATA_DIR"  # `aioagb serve --data-dir`'s default, when set
 BACKENDS = ("auto", "bwrap", "plain")
 LOOPBACK = "127.0.0.1"
 DEFAULT_STORAGE_QUOTA_BYTES: int | None = 10 * 1024 * 1024 * 1024  # per API key

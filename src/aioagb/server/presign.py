@@ -59,7 +59,7 @@ class UrlSigner:
 
     def __init__(self, secret: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
         self._secret = secret
-        self._clock = clock
+        self.clock = clock  # Unix seconds; tests move it to expire URLs
 
     def issue(self, base_url: str, grant: Grant) -> str:
         """The URL (under `base_url`, e.g. `http://127.0.0.1:8000`) for `grant`."""
@@ -75,7 +75,7 @@ class UrlSigner:
 
     def grant(self, tenant: str, context_id: str, path: str, method: str, ttl_s: float) -> Grant:
         """A grant of `method` on the file, valid for `ttl_s` from now."""
-        return Grant(tenant, context_id, path, method, int(self._clock() + ttl_s))
+        return Grant(tenant, context_id, path, method, int(self.clock() + ttl_s))
 
     def verify(self, token: str, method: str) -> Grant:
         """The grant in `token`, if it is ours, unaltered, for `method` and not expired;
@@ -91,7 +91,7 @@ class UrlSigner:
         grant = Grant(*fields[1:])
         if grant.method != method:
             raise _refused(f"This URL allows {grant.method}, not {method}")
-        if self._clock() > grant.expires:
+        if self.clock() > grant.expires:
             raise _refused("This URL has expired; ask for a new one", CODE_EXPIRED)
         return grant
 

@@ -15,7 +15,7 @@ import anyio
 from aiohttp import web
 
 from ... import _protocol as p
-from ..envelope import ApiError, success
+from ..envelope import ApiError, bad_request, success
 from ..middleware import current_request_id
 from ..presign import Q_TOKEN, Grant
 from ..state import STATE, AppState
@@ -47,7 +47,10 @@ async def _receive(state: AppState, grant: Grant, request: web.Request) -> web.R
         raise _over_quota(state)  # refused before a byte is read
     staged: StagedBlob = await store.run(store.blobs.stage)
     try:
-        await _stream_into(staged, request, room, state)
+        received = await _stream_into(staged, request, room, state)
+        if declared is not None and received != declared:
+            # A body cut short must not be stored as if it were the file.
+            raise bad_request(f"The body ended after {received} of {declared} bytes")
         blob = await store.run(staged.seal)
     finally:
         with anyio.CancelScope(shield=True):
@@ -62,7 +65,7 @@ async def _receive(state: AppState, grant: Grant, request: web.Request) -> web.R
 
 async def _stream_into(
     staged: StagedBlob, request: web.Request, room: int | None, state: AppState
-) -> None:
+) -> int:
     store = state.persistence.store
     received = 0
     pending = bytearray()
@@ -76,6 +79,7 @@ async def _stream_into(
             pending.clear()
     if pending:
         await store.run(staged.write, bytes(pending))
+    return received
 
 
 def _over_quota(state: AppState) -> ApiError:
@@ -102,9 +106,12 @@ async def _send(state: AppState, grant: Grant, request: web.Request) -> web.Stre
         )
         response.content_length = record.size
         await response.prepare(request)
-        while chunk := await store.run(source.read, CHUNK_BYTES):
-            await response.write(chunk)
-        await response.write_eof()
+        try:
+            while chunk := await store.run(source.read, CHUNK_BYTES):
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away mid-download: nobody left to answer
         return response
     finally:
         source.close()

@@ -74,15 +74,12 @@ class SessionFiles:
         """An fd of the directory `parts` below `host`, made (and given to the session's
         uid) where missing when `create`."""
         fd = os.open(host, _DIR_FLAGS)
-        try:
-            for part in parts:
-                fd = self._step(fd, part, path, create)
-        except BaseException:
-            os.close(fd)
-            raise
+        for part in parts:
+            fd = self._step(fd, part, path, create)
         return fd
 
     def _step(self, parent: int, name: str, path: str, create: bool) -> int:
+        """The child directory `name` of `parent`; `parent` is closed either way."""
         try:
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=parent)

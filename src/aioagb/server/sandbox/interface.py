@@ -46,6 +46,9 @@ class SandboxLimits:
 
     cpu_seconds: int = 600  # RLIMIT_CPU of each process started in the sandbox
     memory_bytes: int = 1024 * 1024 * 1024  # cgroup memory cap where cgroups exist
+    # CPU quota in cores (cgroup `cpu`): a spinning cell cannot take every core from the
+    # other sessions; None: no quota.
+    cpu_cores: float | None = 1.0
     address_space_bytes: int = 4 * 1024 * 1024 * 1024  # RLIMIT_AS backstop (node needs room)
     max_processes: int = 128  # RLIMIT_NPROC for the session's own uid
     max_file_bytes: int = 256 * 1024 * 1024  # RLIMIT_FSIZE: the largest single file

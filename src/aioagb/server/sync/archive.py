@@ -82,9 +82,9 @@ def _checked(info: zipfile.ZipInfo) -> tuple[zipfile.ZipInfo, str | None]:
     """The entry and its safe relative name; None for entries that are skipped (links and
     other special files)."""
     raw = info.filename
-    mode = info.external_attr >> 16
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        return info, None
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver recorded no type
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+        return info, None  # a link or a special file
     if raw.startswith("/") or "\\" in raw or any(ord(ch) < 0x20 for ch in raw):
         raise ArchiveError(f"unsafe entry name {raw!r}")
     parts = [part for part in raw.split("/") if part not in ("", ".")]

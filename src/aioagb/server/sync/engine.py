@@ -78,7 +78,7 @@ def upload(store: ContextStore, files: SessionFiles, scope: SyncScope) -> None:
     added = sum(mine[key][1].size for key in changed)
     freed = sum(stored[key].size for key in [*changed, *deletes] if key in stored)
     _check_room(store, scope.tenant, added, freed)
-    now = time.time()
+    now = store.clock()
     puts: list[FilePut] = []
     try:
         for key in changed:
@@ -129,7 +129,7 @@ def _upload_archive(store: ContextStore, files: SessionFiles, scope: SyncScope) 
     with store.blobs.stage() as staged:
         pack(files, mount, members, staged)
         blob = staged.seal()
-    expires = scope.policy.expiry(ARCHIVE_NAME, time.time())
+    expires = scope.policy.expiry(ARCHIVE_NAME, store.clock())
     put = FilePut(key, blob, staged.size, time.time_ns(), expires)
     deletes = []
     if scope.policy.sync_local_deletes:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
 import attrs
 
 from ... import _protocol as p
-from ..envelope import ApiError, bad_request
+from ..envelope import ApiError, bad_request, session_not_found
 from ..registry import SessionRecord
 from ..sandbox import SandboxError, SessionFiles
 from ..store import ContextRecord, ContextStore
@@ -77,9 +78,8 @@ class SyncService:
         in before the create answers (their status entries are terminal by then)."""
         if not mounts:
             return
-        state = self._state(record)
-        state.mounts = list(mounts)
-        async with state.lock:
+        async with self._locked(record) as state:
+            state.mounts = list(mounts)
             files = await self._files(record)
             for mount in mounts:
                 if mount.policy.auto_download:
@@ -94,9 +94,8 @@ class SyncService:
         self, record: SessionRecord, context_id: str | None, path: str | None, mode: str
     ) -> None:
         """Runs the syncs SyncContext asks for and records their tasks."""
-        state = self._state(record)
-        tasks = await self._plan(state, context_id, path, mode)
-        async with state.lock:
+        async with self._locked(record) as state:
+            tasks = await self._plan(state, context_id, path, mode)
             files = await self._files(record)
             for task in tasks:
                 await self._run(state, files, task)
@@ -182,25 +181,34 @@ class SyncService:
         except (SandboxError, OSError) as exc:
             log.info("could not make the sync path %s: %s", path, exc)
 
-    def _state(self, record: SessionRecord) -> SessionContexts:
+    @asynccontextmanager
+    async def _locked(self, record: SessionRecord) -> AsyncIterator[SessionContexts]:
+        """The session's state, its lock held, while the session still runs: a request that
+        passed its lookup just before a release must not bring the state back after
+        `detach` (the release marks the session DELETING before it takes the lock)."""
         state = self._sessions.get(record.session_id)
-        if state is None:
+        if state is None and record.status == p.STATUS_RUNNING:
             state = self._sessions[record.session_id] = SessionContexts(record.tenant, [])
-        return state
+        if state is None:
+            raise session_not_found()
+        async with state.lock:
+            if record.status != p.STATUS_RUNNING:
+                raise session_not_found()
+            yield state
 
     # --- file transfer (§14.1) -------------------------------------------------------------
 
     async def transfer_context(self, record: SessionRecord) -> tuple[ContextRecord, str]:
         """The session's file-transfer context (made on first use) and its path."""
-        state = self._state(record)
-        context = await self._store.run(
-            self._store.contexts.internal_for, record.tenant, record.session_id
-        )
-        if state.transfer_context is None:
-            files = await self._files(record)
-            if files is not None:
-                await self._quietly(files.make_dirs, TRANSFER_PATH)
-            state.transfer_context = context.id
+        async with self._locked(record) as state:
+            context = await self._store.run(
+                self._store.contexts.internal_for, record.tenant, record.session_id
+            )
+            if state.transfer_context is None:
+                files = await self._files(record)
+                if files is not None:
+                    await self._quietly(files.make_dirs, TRANSFER_PATH)
+                state.transfer_context = context.id
         return context, TRANSFER_PATH
 
     # --- release (§13.10 item 9) -----------------------------------------------------------
