@@ -87,16 +87,19 @@ async def wait_for_sync(
     Raises `ContextSyncError` when a task failed or the polls ran out, and the typed error of
     a GetContextInfo that fails (the official client reads that as "no tasks": success)."""
 
+    last: list[ContextStatusData] = []
+
     async def tasks_if_done() -> list[ContextStatusData] | None:
+        nonlocal last
         info = await context_info(sender, session_id, context_id, path)
-        tasks = [t for t in info.context_status_data if t.task_type in SYNC_TASK_TYPES]
-        return tasks if all(t.status in TERMINAL for t in tasks) else None
+        last = [t for t in info.context_status_data if t.task_type in SYNC_TASK_TYPES]
+        return last if all(t.status in TERMINAL for t in last) else None
 
     tasks = await poll(tasks_if_done, interval=interval, attempts=attempts)
     if tasks is None:
         raise ContextSyncError(
             f"Context sync did not finish after {attempts} polls ({interval:g} s apart)",
-            details={"context_status_data": []},
+            details={"context_status_data": last},
         )
     raise_if_failed(tasks)
     return tasks
