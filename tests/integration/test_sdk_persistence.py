@@ -8,9 +8,10 @@ import hashlib
 import secrets
 from pathlib import Path
 
+import aiohttp
 import anyio
-import httpx
 import pytest
+from yarl import URL
 
 from aioagb import (
     AsyncAGB,
@@ -88,14 +89,14 @@ async def test_context_files_through_presigned_urls(agb: AsyncAGB) -> None:
     ctx = await new_context(agb)
     up = await agb.context.get_file_upload_url(ctx, f"{STATE}/notes.txt")
     assert up.success and up.url
-    async with httpx.AsyncClient() as http:
-        put = await http.put(up.url, content=b"remember me")
-        assert put.status_code in (200, 201, 204)
+    async with aiohttp.ClientSession() as http:  # a plain client: the URL is the credential
+        async with http.put(URL(up.url, encoded=True), data=b"remember me") as put:
+            assert put.status in (200, 201, 204)
         files = await agb.context.list_files(ctx, STATE)
         assert [e.file_path for e in files.entries] == [f"{STATE}/notes.txt"]
         down = await agb.context.get_file_download_url(ctx, f"{STATE}/notes.txt")
-        got = await http.get(down.url)
-        assert (got.status_code, got.content) == (200, b"remember me")
+        async with http.get(URL(down.url, encoded=True)) as got:
+            assert (got.status, await got.read()) == (200, b"remember me")
     assert (await agb.context.delete_file(ctx, f"{STATE}/notes.txt")).success
     assert (await agb.context.list_files(ctx, STATE)).entries == []
 
@@ -103,8 +104,8 @@ async def test_context_files_through_presigned_urls(agb: AsyncAGB) -> None:
 async def test_clear_empties_a_context_and_keeps_it(agb: AsyncAGB) -> None:
     ctx = await new_context(agb, "to-clear")
     up = await agb.context.get_file_upload_url(ctx, "/data/x")
-    async with httpx.AsyncClient() as http:
-        await http.put(up.url, content=b"x")
+    async with aiohttp.ClientSession() as http, http.put(URL(up.url, encoded=True), data=b"x"):
+        pass
     cleared = await agb.context.clear(ctx, timeout=30, poll_interval=0.2)
     assert cleared.success and cleared.status == "available"
     assert (await agb.context.list_files(ctx, "/data")).entries == []
