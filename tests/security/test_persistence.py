@@ -4,7 +4,6 @@ process of its own, on a data directory of the test's."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -32,20 +31,6 @@ def _serve_flags(tmp_path: Path) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _remove_cgroups_of(pid: int) -> None:
-    """A SIGKILLed server could not remove its (now empty) cgroups: do it for it."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, names, own = line.split(":", 2)
-        for controller in {"memory", "pids"} & set(names.split(",")):
-            base = Path("/sys/fs/cgroup", controller) / own.lstrip("/")
-            for group in base.glob(f"aioagb-{pid}-*"):
-                for child in sorted(group.glob("*/"), reverse=True):
-                    with contextlib.suppress(OSError):
-                        child.rmdir()
-                with contextlib.suppress(OSError):
-                    group.rmdir()
-
-
 async def test_what_was_acknowledged_survives_a_sigkill(tmp_path: Path) -> None:
     flags = _serve_flags(tmp_path)
     payload = os.urandom(3 * MIB)
@@ -71,7 +56,7 @@ async def test_what_was_acknowledged_survives_a_sigkill(tmp_path: Path) -> None:
         # Right away, no shutdown of any kind.
         server.send_signal(signal.SIGKILL)
         assert await server.wait() == -signal.SIGKILL
-    await anyio.to_thread.run_sync(_remove_cgroups_of, server.pid)
+    # (The next server removes the cgroups the killed one could not, sandbox/cgroups.py.)
 
     async with killable_server(KEY, *flags) as (again, endpoint), wire(endpoint, KEY) as agb:
         assert await agb.context("durable") == context_id

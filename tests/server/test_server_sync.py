@@ -35,6 +35,17 @@ async def _release(api: Api, session_id: str) -> None:
     assert reply.status == 200, reply.body
 
 
+async def _mounted(
+    api: Api, name: str, policy_text: str | None = None, seed: dict[str, bytes] | None = None
+) -> tuple[str, str]:
+    """A context (with `seed` files in it) mounted at DATA in a new session: their ids."""
+    context_id = await make_context(api, name)
+    for path, data in (seed or {}).items():
+        await put_file(api, context_id, path, data)
+    session_id = await api.create(persistenceDataList=[mount(context_id, DATA, policy_text)])
+    return context_id, session_id
+
+
 def _tasks(entries: list[dict[str, object]]) -> list[tuple[object, ...]]:
     return sorted((e["path"], e["taskType"], e["status"], e["errorMessage"]) for e in entries)
 
@@ -83,10 +94,9 @@ async def test_release_uploads_and_the_next_session_sees_it(sandbox_api: Api) ->
 
 async def test_auto_upload_off_leaves_the_context_alone(sandbox_api: Api) -> None:
     api = sandbox_api
-    context_id = await make_context(api, "read-only")
-    await put_file(api, context_id, f"{DATA}/kept.txt", b"kept")
     read_only = policy(uploadPolicy={"autoUpload": False})
-    session_id = await api.create(persistenceDataList=[mount(context_id, DATA, read_only)])
+    seed = {f"{DATA}/kept.txt": b"kept"}
+    context_id, session_id = await _mounted(api, "read-only", read_only, seed)
     await shell(api, session_id, f"rm {DATA}/kept.txt; echo new > {DATA}/new.txt")
     await sync(api, session_id)  # a session-wide sync skips it (§13.10 item 4)
     assert [e["taskType"] for e in await context_info(api, session_id)] == ["download"]
@@ -96,10 +106,8 @@ async def test_auto_upload_off_leaves_the_context_alone(sandbox_api: Api) -> Non
 
 async def test_auto_download_off_makes_the_path_and_copies_nothing(sandbox_api: Api) -> None:
     api = sandbox_api
-    context_id = await make_context(api, "lazy")
-    await put_file(api, context_id, f"{DATA}/later.txt", b"later")
     lazy = policy(downloadPolicy={"autoDownload": False})
-    session_id = await api.create(persistenceDataList=[mount(context_id, DATA, lazy)])
+    context_id, session_id = await _mounted(api, "lazy", lazy, {f"{DATA}/later.txt": b"later"})
     assert await context_info(api, session_id) == []
     assert await shell(api, session_id, f"ls -A {DATA} && echo empty") == "empty\n"
     # An explicit download brings the files.
@@ -110,10 +118,8 @@ async def test_auto_download_off_makes_the_path_and_copies_nothing(sandbox_api: 
 
 async def test_delete_policy_off_never_deletes_from_the_context(sandbox_api: Api) -> None:
     api = sandbox_api
-    context_id = await make_context(api, "keep-all")
-    await put_file(api, context_id, f"{DATA}/old.txt", b"old")
     keep = policy(deletePolicy={"syncLocalFile": False})
-    session_id = await api.create(persistenceDataList=[mount(context_id, DATA, keep)])
+    context_id, session_id = await _mounted(api, "keep-all", keep, {f"{DATA}/old.txt": b"old"})
     await shell(api, session_id, f"rm {DATA}/old.txt; echo n > {DATA}/new.txt")
     await sync(api, session_id)
     assert await all_keys(api, context_id) == [f"{DATA}/new.txt", f"{DATA}/old.txt"]
@@ -204,10 +210,8 @@ async def test_the_extract_policy_unpacks_zips(
     sandbox_api: Api, extract: dict[str, bool], expected: list[str]
 ) -> None:
     api = sandbox_api
-    context_id = await make_context(api, "zips")
-    await put_file(api, context_id, f"{DATA}/pkg.zip", _zip({"m.txt": b"m", "sub/n.txt": b"n"}))
-    chosen = policy(extractPolicy=extract)
-    session_id = await api.create(persistenceDataList=[mount(context_id, DATA, chosen)])
+    seed = {f"{DATA}/pkg.zip": _zip({"m.txt": b"m", "sub/n.txt": b"n"})}
+    _, session_id = await _mounted(api, "zips", policy(extractPolicy=extract), seed)
     assert (await shell(api, session_id, f"cd {DATA} && find . -type f | sort")).split() == expected
 
 
@@ -224,9 +228,7 @@ async def test_an_unsafe_zip_fails_its_task_and_writes_nothing_outside(
 ) -> None:
     api = sandbox_api
     api.app[STATE].persistence.syncs._download_limit = 1024 * 1024  # a small session
-    context_id = await make_context(api, "bad-zip")
-    await put_file(api, context_id, f"{DATA}/bad.zip", _zip(members))
-    session_id = await api.create(persistenceDataList=[mount(context_id, DATA)])
+    _, session_id = await _mounted(api, "bad-zip", seed={f"{DATA}/bad.zip": _zip(members)})
     [task] = await context_info(api, session_id)
     assert task["status"] == p.TASK_FAILED and why in task["errorMessage"]
     assert await shell(api, session_id, "ls /home/user/escape.txt /abs.txt 2>&1 | wc -l") == "2\n"

@@ -15,7 +15,7 @@ from ... import _protocol as p
 from ..envelope import bad_request
 from .database import Database
 from .errors import context_name_taken, context_not_found
-from .records import KIND_FILE_TRANSFER, KIND_USER, ContextRecord
+from .records import KIND_FILE_TRANSFER, KIND_USER, ContextRecord, from_row
 from .trash import discard_files
 
 MAX_NAME_CHARS = 255
@@ -54,7 +54,7 @@ class ContextTable:
             ).fetchone()
         if row is None:
             raise context_not_found()
-        record = ContextRecord.from_row(row)
+        record = from_row(ContextRecord, row)
         if record.internal and not internal_ok:
             raise context_not_found()
         return record
@@ -70,7 +70,7 @@ class ContextTable:
                 if not create:
                     raise context_not_found()
                 row = self._insert(conn, tenant, name, KIND_USER, None)
-        return ContextRecord.from_row(row)
+        return from_row(ContextRecord, row)
 
     def _insert(
         self, conn: sqlite3.Connection, tenant: str, name: str | None, kind: str, owner: str | None
@@ -100,7 +100,7 @@ class ContextTable:
             total = conn.execute(
                 "SELECT COUNT(*) FROM contexts WHERE tenant = ? AND kind = ?", (tenant, KIND_USER)
             ).fetchone()[0]
-        records = [ContextRecord.from_row(row) for row in rows]
+        records = [from_row(ContextRecord, row) for row in rows]
         return records[:limit], len(records) > limit, int(total)
 
     def rename(self, tenant: str, context_id: str, name: str) -> None:
@@ -162,7 +162,7 @@ class ContextTable:
             ).fetchone()
             if row is None:
                 row = self._insert(conn, tenant, None, KIND_FILE_TRANSFER, session_id)
-        record = ContextRecord.from_row(row)
+        record = from_row(ContextRecord, row)
         if record.tenant != tenant:
             raise context_not_found()
         return record

@@ -16,7 +16,7 @@ from .blobs import BlobStore
 from .database import Database
 from .errors import context_not_found, file_conflict, file_not_found, storage_quota_exceeded
 from .paths import ancestors, join, range_under
-from .records import FilePut, FileRecord, FolderEntry
+from .records import FilePut, FileRecord, FolderEntry, from_row
 from .trash import Trash, discard_files
 
 Clock = Callable[[], float]
@@ -46,7 +46,7 @@ class FileTable:
             ).fetchone()
         if row is None:
             raise file_not_found(path)
-        return FileRecord.from_row(row)
+        return from_row(FileRecord, row)
 
     def within(self, context_id: str, folder: str) -> list[FileRecord]:
         """The files at `folder` (when it is a file) and below it, by key."""
@@ -57,7 +57,7 @@ class FileTable:
                 f"path < ?)) AND {_ALIVE} ORDER BY path",
                 (context_id, folder, lo, hi, self._clock()),
             ).fetchall()
-        return [FileRecord.from_row(row) for row in rows]
+        return [from_row(FileRecord, row) for row in rows]
 
     def folder_page(
         self, context_id: str, folder: str, page_number: int, page_size: int

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import TypeVar
 
 import attrs
+
+R = TypeVar("R", "ContextRecord", "FileRecord")
 
 KIND_USER = "user"
 KIND_FILE_TRANSFER = "file_transfer"  # a session's internal context (§14)
@@ -28,19 +31,6 @@ class ContextRecord:
         """A session's own context, not one the user made (never listed or named)."""
         return self.kind != KIND_USER
 
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ContextRecord:
-        return cls(
-            id=row["id"],
-            tenant=row["tenant"],
-            name=row["name"],
-            kind=row["kind"],
-            state=row["state"],
-            created_at=row["created_at"],
-            last_used_at=row["last_used_at"],
-            seq=row["seq"],
-        )
-
 
 @attrs.frozen
 class FileRecord:
@@ -54,19 +44,6 @@ class FileRecord:
     created_at: float
     modified_at: float
     expires_at: float | None  # from a recycle policy; None: kept forever
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> FileRecord:
-        return cls(
-            context_id=row["context_id"],
-            path=row["path"],
-            blob=row["blob"],
-            size=row["size"],
-            mtime_ns=row["mtime_ns"],
-            created_at=row["created_at"],
-            modified_at=row["modified_at"],
-            expires_at=row["expires_at"],
-        )
 
 
 @attrs.frozen
@@ -90,3 +67,8 @@ class FilePut:
     size: int
     mtime_ns: int
     expires_at: float | None = None
+
+
+def from_row(kind: type[R], row: sqlite3.Row) -> R:
+    """A record from its table's row: every field is the column of the same name."""
+    return kind(**{field.name: row[field.name] for field in attrs.fields(kind)})

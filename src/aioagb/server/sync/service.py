@@ -149,8 +149,8 @@ class SyncService:
             log.warning("session %s: its files are not reachable: %s", record.session_id, exc)
             return None
 
-    async def _run(self, state: SessionContexts, files: SessionFiles | None, task: _Task) -> bool:
-        """Runs one task to its end and records it; True when it succeeded."""
+    async def _run(self, state: SessionContexts, files: SessionFiles | None, task: _Task) -> None:
+        """Runs one task to its end and records how it ended on the session's board."""
         scope = task.scope
         entry = state.board.start(scope.context_id, task.raw_path, task.task_type)
         error: str | None = None
@@ -173,7 +173,6 @@ class SyncService:
         if error:
             log.info("%s %s of %s failed: %s", task.task_type, task.raw_path, scope.context_id,
                      error)  # fmt: skip
-        return error is None
 
     async def _quietly(self, make_dirs: Callable[[str], None], path: str) -> None:
         try:
