@@ -154,9 +154,10 @@ def fail_with(result: ApiResponse, what: str = "") -> click.ClickException:
     return click.ClickException(f"{what}{message}")
 
 
-def confirm_delete(count: int) -> None:
-    """Ask before deleting `count` sessions; refuse when nobody can answer (CI, no stdin)."""
-    question = f"Delete {count} sessions?"
+def confirm_delete(count: int, what: str = "sessions") -> None:
+    """Ask before deleting `count` sessions (or `what`); refuse when nobody can answer (CI,
+    no stdin)."""
+    question = f"Delete {count} {what}?"
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
         raise click.ClickException(f"{question} Not asking with CI set: pass --yes to delete them.")
     if sys.stdin is None or sys.stdin.closed:
