@@ -13,6 +13,16 @@ from .interface import WORKSPACE_DIR, SandboxLimits
 TMP_DIR = "/tmp"
 AGENT_DIR = "/opt/agb"  # where the agent is mounted inside the sandbox
 VENV_DIR = "/opt/venv"  # where an optional venv for user code is mounted
+# The configuration Debian's runtimes keep in /etc (their files under /usr link there):
+# matplotlib fails to import without its matplotlibrc, R without /etc/R, the JVM without
+# its jvm.cfg and security files; fontconfig (matplotlib's text) complains without
+# /etc/fonts. Read-only, and only where they exist.
+RUNTIME_ETC = (
+    "/etc/matplotlibrc",
+    "/etc/fonts",
+    "/etc/R",
+    *sorted(str(p) for p in Path("/etc").glob("java-*-openjdk")),
+)
 
 
 def isolation_flags(as_root: bool) -> list[str]:
@@ -38,6 +48,8 @@ def system_mounts() -> list[str]:
         elif os.path.isdir(host):
             out += ["--ro-bind", host, host]
     for path in ("/etc/alternatives", "/etc/ssl", "/etc/ld.so.cache", "/etc/localtime"):
+        out += ["--ro-bind-try", path, path]
+    for path in RUNTIME_ETC:
         out += ["--ro-bind-try", path, path]
     return out
 
