@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import anyio.abc
 
 from .bwrap import TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
 from .cgroups import Cgroups
-from .channel import AgentChannel, AgentGone
+from .channel import AgentChannel, AgentGone, AgentStream
 from .interface import (
     WORKSPACE_DIR,
     CodeRun,
@@ -34,12 +34,17 @@ from .interface import (
     FileChange,
     FileEdit,
     FileStat,
+    OutputChunk,
+    RichOutput,
     SandboxError,
     SandboxFileError,
     SandboxLimits,
+    SandboxMetrics,
     SandboxUnavailable,
     ShellOutcome,
+    StreamEvent,
 )
+from .runtimes import find_runtimes
 from .uids import UidLease
 
 log = logging.getLogger("aioagb.server.sandbox")
@@ -52,6 +57,9 @@ AGENT_SOURCE = Path(__file__).with_name("agent")
 AGENT_START_TIMEOUT_S = 15.0
 GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
 FILE_OP_TIMEOUT_S = 120.0
+# Events a streaming run may have on their way to the server before its consumer took them:
+# the most the server holds of one run (AgentChannel's inbox), however slow the consumer.
+STREAM_CREDITS = 8
 _SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -113,9 +121,17 @@ class LocalSandbox:
 
     async def _call(self, op: str, timeout_s: float, **args: object) -> Any:
         agent = await self._ensure_agent()
-        try:
+        async with self._agent_errors(agent):
             with anyio.fail_after(timeout_s):
                 reply = await agent.call(op, args)
+        return _result_of(reply)
+
+    @contextlib.asynccontextmanager
+    async def _agent_errors(self, agent: AgentChannel) -> AsyncIterator[None]:
+        """An agent that is gone, or hung (a TimeoutError of its call), is dropped and
+        reported as a `SandboxError`; the next call starts a new one."""
+        try:
+            yield
         except TimeoutError:
             await self._drop_agent(agent)
             raise SandboxError(
@@ -127,14 +143,6 @@ class LocalSandbox:
             raise SandboxError(
                 f"{exc}; it will be restarted on the next call (python state is lost)"
             ) from None
-        if reply.get("ok"):
-            return reply.get("result")
-        kind, error = reply.get("kind"), str(reply.get("error"))
-        if kind == "file":
-            raise SandboxFileError(error)
-        if kind == "unavailable":
-            raise SandboxUnavailable(error)
-        raise SandboxError(f"sandbox agent error: {error}")
 
     async def _drop_agent(self, agent: AgentChannel) -> None:
         await agent.kill(self._uid)
@@ -146,23 +154,41 @@ class LocalSandbox:
 
     # --- code and shell --------------------------------------------------------------------
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
+    def _check_language(self, language: str) -> None:
         if language not in self._backend.languages:
             raise SandboxUnavailable(f"{language} is not available on this server")
+
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
+        self._check_language(language)
         timeout = self._clamp(timeout_s)
         res = await self._call(
             "run_code", timeout + GRACE_S, code=code, language=language, timeout=timeout
         )
-        return CodeRun(
-            stdout=list(res["stdout"]),
-            stderr=list(res["stderr"]),
-            results=list(res["results"]),
-            error=res["error"],
-            execution_count=res["execution_count"],
-            execution_time=float(res["execution_time"]),
-            timed_out=bool(res.get("timed_out")),
-            truncated=bool(res.get("truncated")),
-        )
+        return _code_run(res)
+
+    @contextlib.asynccontextmanager
+    async def stream_code(
+        self, code: str, language: str, timeout_s: float
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        self._check_language(language)
+        timeout = self._clamp(timeout_s)
+        agent = await self._ensure_agent()
+        args = {"code": code, "language": language, "timeout": timeout}
+        stream = agent.open_stream("run_code", args, STREAM_CREDITS)
+        async with self._agent_errors(agent), stream:
+            yield _StreamEvents(agent, stream, timeout + GRACE_S)
+
+    async def metrics(self) -> SandboxMetrics:
+        cgroups_in_use = self._backend.cgroups
+        mem_total = self._backend.limits.memory_bytes if cgroups_in_use else _host_memory()
+        res = await self._call("metrics", FILE_OP_TIMEOUT_S, mem_total=mem_total)
+        if self._cgroups is not None:
+            # The cgroup's count is the one its cap applies to (page cache included).
+            usage = await anyio.to_thread.run_sync(
+                self._cgroups.read, "memory", "memory.usage_in_bytes"
+            )
+            res["mem_used"] = int(usage)
+        return SandboxMetrics(**res)
 
     async def shell(
         self,
@@ -270,6 +296,64 @@ def _remove_tree(path: Path) -> None:
         os.unlink(f"{path}.log")
 
 
+def _result_of(reply: Mapping[str, Any]) -> Any:
+    """An agent's reply: its result, or its failure as the matching `SandboxError`."""
+    if reply.get("ok"):
+        return reply.get("result")
+    kind, error = reply.get("kind"), str(reply.get("error"))
+    if kind == "file":
+        raise SandboxFileError(error)
+    if kind == "unavailable":
+        raise SandboxUnavailable(error)
+    raise SandboxError(f"sandbox agent error: {error}")
+
+
+def _code_run(res: Mapping[str, Any]) -> CodeRun:
+    return CodeRun(
+        stdout=list(res["stdout"]),
+        stderr=list(res["stderr"]),
+        results=list(res["results"]),
+        error=res["error"],
+        execution_count=res["execution_count"],
+        execution_time=float(res["execution_time"]),
+        timed_out=bool(res.get("timed_out")),
+        truncated=bool(res.get("truncated")),
+    )
+
+
+class _StreamEvents:
+    """A streaming run's events (`Sandbox.stream_code`): its output, then its `CodeRun`. An
+    agent that sends nothing for the run's whole time and grace is hung."""
+
+    def __init__(self, agent: AgentChannel, stream: AgentStream, wait_s: float) -> None:
+        self._agent = agent
+        self._stream = stream
+        self._wait_s = wait_s
+
+    def __aiter__(self) -> _StreamEvents:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._stream.finished:
+            raise StopAsyncIteration
+        try:
+            with anyio.fail_after(self._wait_s):
+                msg = await self._stream.receive()
+        except TimeoutError:
+            self._agent.broken = True  # nothing to cancel in a hung agent: it is killed
+            raise
+        if self._stream.finished:
+            return _code_run(_result_of(msg))
+        event = msg["event"]
+        if event.get("type") == "result":
+            return RichOutput(event["bundle"])
+        return OutputChunk(str(event.get("type")), str(event.get("text")))
+
+
+def _host_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 class LocalBackend:
     """The `SandboxBackend` that makes `LocalSandbox`es under `root`; `mode` is "bwrap" or
     "plain". Use `make_backend`."""
@@ -293,7 +377,7 @@ class LocalBackend:
         self._sandboxes: dict[str, LocalSandbox] = {}
         self._uid_lease = UidLease.acquire() if self._is_root else None
         self._closed = False
-        self._node = _find_node(mode)
+        self._runtimes = find_runtimes(mode)
         self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
         try:
             self._prepare()
@@ -312,7 +396,7 @@ class LocalBackend:
 
     @property
     def languages(self) -> Sequence[str]:
-        return ("python", "javascript") if self._node else ("python",)
+        return self._runtimes.languages
 
     @property
     def cgroups(self) -> bool:
@@ -403,7 +487,10 @@ class LocalBackend:
         return {
             "roots": roots,
             "python": self._python(),
-            "node": self._node,
+            "node": self._runtimes.node,
+            "java": self._runtimes.java,
+            "rscript": self._runtimes.rscript,
+            "memory_bytes": self.limits.memory_bytes,
             "env": self._session_env(home=roots[WORKSPACE_DIR], tmp=roots[TMP_DIR]),
             "max_output_bytes": self.limits.max_output_bytes,
             "workspace_quota_bytes": self.limits.workspace_quota_bytes,
@@ -563,16 +650,6 @@ def _host_python() -> str:
     import sys
 
     return sys.executable
-
-
-def _find_node(mode: str) -> str | None:
-    node = shutil.which("node", path="/usr/local/bin:/usr/bin:/bin")
-    if node is None:
-        return None
-    real = os.path.realpath(node)
-    if mode == "bwrap" and not real.startswith("/usr/"):
-        return None  # not visible inside the sandbox
-    return real
 
 
 def _untraversable_ancestor(path: Path) -> Path | None:
