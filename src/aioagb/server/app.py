@@ -31,7 +31,7 @@ from .envelope import (
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
-from .routes import sessions
+from .routes import sessions, stream
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, RouteHandler
 from .tools import routes as tool_routes
@@ -159,6 +159,7 @@ def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -
         admit=_session_quota(config.max_sessions_per_key),
     )
     app[STATE] = AppState(config=config, keyring=keyring, registry=registry)
+    stream.install(app)  # its WebSocket route comes before the catch-all
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)
     return app
