@@ -90,6 +90,13 @@ class KernelShell(InteractiveShell):  # type: ignore[misc]
     def _showtraceback(self, etype: object, evalue: object, stb: Any) -> None:
         print(self.InteractiveTB.stb2text(stb), file=sys.stderr)
 
+    def enable_gui(self, gui: str | None = None) -> None:
+        """`%matplotlib inline` (and agg) need no event loop; a sandbox has no windows."""
+        if gui not in (None, "inline"):
+            from IPython.core.error import UsageError
+
+            raise UsageError(f"a sandbox has no GUI: use %matplotlib inline, not {gui}")
+
     def run(self, code: str, count: int) -> str | None:
         """Runs one cell as execution `count`; its short error, or None. The traceback has
         gone to stderr already."""
