@@ -253,7 +253,7 @@ TOOLS: Mapping[str, Tool] = {
     for tool in (
         Tool(
             p.TOOL_RUN_CODE,
-            "Run code: python (an IPython kernel that keeps its state between calls)",
+            "Run code: python (a notebook kernel, IPython where installed, that keeps its state)",
             {"code": _STR, "language": _STR, "timeout_s": _INT},
             ("code",),
             _run_code,
