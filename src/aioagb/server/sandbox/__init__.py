@@ -91,9 +91,10 @@ def make_backend(
 
     `prefer`: "auto" (bubblewrap when its probe succeeds, else the plain fallback with a loud
     warning), "bwrap" (fail if it does not work) or "plain" (never isolate; unsafe).
-    `python`: a venv built from /usr/bin/python3 (e.g. with matplotlib) to run user python
-    in; it is mounted read-only at /opt/venv. Leftovers of a previous run under `root` are
-    removed. Blocking (a probe and a directory clean-up): call it before serving.
+    `python`: a venv built from /usr/bin/python3 to run user python in instead of the system
+    one (`--system-site-packages` keeps the system's IPython and data stack); it is mounted
+    read-only at /opt/venv. Leftovers of a previous run under `root` are removed. Blocking
+    (a probe and a directory clean-up): call it before serving.
     """
     if prefer not in ("auto", "bwrap", "plain"):
         raise ValueError(f"prefer must be 'auto', 'bwrap' or 'plain', not {prefer!r}")

@@ -12,7 +12,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from .config import CONFIG, TMP, WORKSPACE
 from .control import RunControl
@@ -20,9 +19,6 @@ from .errors import Unavailable
 from .jsonlines import JSONDict
 from .outputs import Capture, CellOutput
 from .processes import run_process, shell_env
-
-if TYPE_CHECKING:
-    import tempfile
 
 NODE_RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_cell.js")
 ERROR_SCAN_BYTES = 64 * 1024  # the head of stderr in which a cell's error line is looked for
@@ -178,11 +174,9 @@ def _java_flags() -> list[str]:
 def _java(req: JSONDict, output: CellOutput, control: RunControl) -> JSONDict:
     if not CONFIG.java:
         raise Unavailable("java is not available on this server (no JDK is installed)")
-    with _cell_dir() as workdir:
-        source = os.path.join(workdir, "Main.java")
-        with open(source, "w", encoding="utf-8") as f:
-            f.write(java_source(req["code"]))
-        return _run_cell([CONFIG.java, *_java_flags(), source], req, output, control, _java_error)
+    program = [CONFIG.java, *_java_flags()]
+    source = java_source(req["code"])
+    return _run_source(program, "Main.java", source, req, output, control, _java_error)
 
 
 def _java_error(stderr: str) -> str | None:
@@ -203,11 +197,7 @@ def _java_error(stderr: str) -> str | None:
 def _r(req: JSONDict, output: CellOutput, control: RunControl) -> JSONDict:
     if not CONFIG.rscript:
         raise Unavailable("r is not available on this server (R is not installed)")
-    with _cell_dir() as workdir:
-        script = os.path.join(workdir, "cell.R")
-        with open(script, "w", encoding="utf-8") as f:
-            f.write(req["code"])
-        return _run_cell([CONFIG.rscript, script], req, output, control, _r_error)
+    return _run_source([CONFIG.rscript], "cell.R", req["code"], req, output, control, _r_error)
 
 
 def _r_error(stderr: str) -> str | None:
@@ -217,11 +207,24 @@ def _r_error(stderr: str) -> str | None:
     return None
 
 
-def _cell_dir() -> tempfile.TemporaryDirectory[str]:
-    """A fresh directory in the sandbox's /tmp for one cell's files, removed afterwards."""
+def _run_source(
+    program: Sequence[str],
+    name: str,
+    source: str,
+    req: JSONDict,
+    output: CellOutput,
+    control: RunControl,
+    error_of: Callable[[str], str | None],
+) -> JSONDict:
+    """Runs `program` on `source`, written as `name` in a fresh directory of the sandbox's
+    /tmp (removed afterwards)."""
     import tempfile
 
-    return tempfile.TemporaryDirectory(prefix=".cell-", dir=CONFIG.real(TMP))
+    with tempfile.TemporaryDirectory(prefix=".cell-", dir=CONFIG.real(TMP)) as workdir:
+        path = os.path.join(workdir, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        return _run_cell([*program, path], req, output, control, error_of)
 
 
 _RUNNERS: dict[str, Callable[[JSONDict, CellOutput, RunControl], JSONDict]] = {
