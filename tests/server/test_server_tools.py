@@ -27,8 +27,12 @@ async def test_list_tools_data_is_a_json_string(api: Api) -> None:
         assert reply.status == 200 and isinstance(reply.data, str)
         tools = json.loads(reply.data)
         names = {tool["name"] for tool in tools}
-        assert {"run_code", "shell", "read_file", "get_file_change"} <= names
+        assert {"run_code", "shell", "read_file", "get_file_change", "get_metrics"} <= names
         assert all(t["description"] and t["inputSchema"]["type"] == "object" for t in tools)
+        # run_code names the languages the backend runs: the fake runs python only.
+        run_code = next(tool for tool in tools if tool["name"] == "run_code")
+        assert run_code["inputSchema"]["properties"]["language"]["enum"] == ["python"]
+        assert "java" not in run_code["description"]
     assert_error(await api.call("POST", p.PATH_LIST_TOOLS), 400)
     assert_error(await api.call("POST", p.PATH_LIST_TOOLS, params={"imageId": "nope"}), 400)
 

@@ -349,3 +349,18 @@ async def test_a_slow_reader_holds_the_cell_back(local: Local) -> None:
     assert stdout_of(frames).count("\n") == lines
     assert frames[-1]["data"]["status"] == "finished"
     assert await progress() == lines - 1
+
+
+async def test_shutdown_closes_open_sockets_and_their_calls() -> None:
+    config = ServerConfig(api_keys=(KEY_A,))
+    async with aiohttp.ClientSession() as http:
+        async with LocalServer(config) as server:
+            local = Local(server, http)
+            data = await local.create()
+            ws = await local.connect(data)
+            await ws.send_str(run_frame("print('go', flush=True)\nimport time\ntime.sleep(300)"))
+            assert json.loads((await ws.receive()).data)["data"]["chunk"] == "go\n"
+        # Leaving the block stopped the server: it closed the socket as going away.
+        closing = await ws.receive()
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1001
+        await ws.close()
