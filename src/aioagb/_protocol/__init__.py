@@ -219,6 +219,8 @@ KEY_WS_URL: Final = "wsUrl"  # create/getSession data: where the client streams
 KEY_TOKEN: Final = "token"  # create/getSession data: the per-session secret it sends
 HEADER_ACCESS_TOKEN: Final = "X-Access-Token"  # the WebSocket handshake carries the token
 STREAM_SOURCE_SDK: Final = "SDK"
+# The target a client sends when its session's tool list names no server for run_code.
+STREAM_DEFAULT_TARGET: Final = "wuying_codespace"
 STREAM_METHOD_RUN_CODE: Final = "run_code"
 # AGB Local's own addition: `{"invocationId": <a running call>, "data": {"method": "cancel"}}`
 # interrupts that call in the sandbox (the official client only forgets a cancelled call).

@@ -141,7 +141,7 @@ class _Connection:
         except fmt.FrameError as exc:
             if exc.invocation_id:
                 data = fmt.error_data(exc.message, CODE_STREAM)
-                await self._send(exc.invocation_id, p.STREAM_SOURCE_SDK, data)
+                await self._send(exc.invocation_id, p.STREAM_DEFAULT_TARGET, data)
             else:
                 log.debug("stream %s: %s", self._session_id, exc.message)
             return

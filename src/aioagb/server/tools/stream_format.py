@@ -70,7 +70,7 @@ def read_frame(raw: str) -> ClientFrame:
     target = message.get("target")
     return ClientFrame(
         invocation_id=invocation_id,
-        target=target if isinstance(target, str) and target else p.STREAM_SOURCE_SDK,
+        target=target if isinstance(target, str) and target else p.STREAM_DEFAULT_TARGET,
         method=method,
         params=params,
     )
