@@ -54,7 +54,7 @@ async def _first_calls(n: int, root: Path) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    """Prints the median and p90 of each first cell, in milliseconds."""
+    """Prints the minimum, median and p90 of each first cell, in milliseconds."""
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     root = Path(tempfile.mkdtemp(prefix="aioagb-first-", dir="/tmp"))
     root.chmod(0o711)  # the sessions' uids pass through it
@@ -62,9 +62,11 @@ def main() -> None:
         timings = anyio.run(_first_calls, n, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{'first cell of a fresh session':<32} {'median':>9} {'p90':>9}   (n={n})")
+    # The minimum is what the code costs; the median and p90 add what a busy machine costs.
+    print(f"{'first cell of a fresh session':<32} {'min':>7} {'median':>9} {'p90':>9}   (n={n})")
     for name, values in timings.items():
-        print(f"{name:<32} {median(values) * 1000:>7.0f}ms {percentile(values, 90) * 1000:>7.0f}ms")
+        ms = [min(values) * 1000, median(values) * 1000, percentile(values, 90) * 1000]
+        print(f"{name:<32} {ms[0]:>5.0f}ms {ms[1]:>7.0f}ms {ms[2]:>7.0f}ms")
 
 
 if __name__ == "__main__":
