@@ -3,8 +3,9 @@ works, a loudly unsafe plain-process fallback elsewhere); the contract the HTTP 
 is re-exported here from `interface`. See docs/sandbox.md.
 
 The parts: `interface` (the contract), `backend` (LocalBackend, LocalSandbox), `channel` (the
-JSON-lines channel to a session's agent), `bwrap` (bubblewrap's arguments), `uids` (the uid
-lease), `cgroups`, and `agent/`, the package that runs inside each sandbox (standard library
+JSON-lines channel to a session's agent), `replies` (what its replies mean), `bwrap`
+(bubblewrap's arguments), `uids` (the uid lease), `cgroups`, `runtimes` (the languages this
+machine runs), and `agent/`, the package that runs inside each sandbox (standard library
 only, copied into the server's runtime directory).
 """
 

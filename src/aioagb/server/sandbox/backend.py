@@ -26,7 +26,7 @@ import anyio.abc
 
 from .bwrap import TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
 from .cgroups import Cgroups
-from .channel import AgentChannel, AgentGone, AgentStream
+from .channel import AgentChannel, AgentGone
 from .interface import (
     WORKSPACE_DIR,
     CodeRun,
@@ -34,16 +34,14 @@ from .interface import (
     FileChange,
     FileEdit,
     FileStat,
-    OutputChunk,
-    RichOutput,
     SandboxError,
-    SandboxFileError,
     SandboxLimits,
     SandboxMetrics,
     SandboxUnavailable,
     ShellOutcome,
     StreamEvent,
 )
+from .replies import StreamEvents, code_run, result_of
 from .runtimes import find_runtimes
 from .uids import UidLease
 
@@ -124,7 +122,7 @@ class LocalSandbox:
         async with self._agent_errors(agent):
             with anyio.fail_after(timeout_s):
                 reply = await agent.call(op, args)
-        return _result_of(reply)
+        return result_of(reply)
 
     @contextlib.asynccontextmanager
     async def _agent_errors(self, agent: AgentChannel) -> AsyncIterator[None]:
@@ -164,7 +162,7 @@ class LocalSandbox:
         res = await self._call(
             "run_code", timeout + GRACE_S, code=code, language=language, timeout=timeout
         )
-        return _code_run(res)
+        return code_run(res)
 
     @contextlib.asynccontextmanager
     async def stream_code(
@@ -176,7 +174,7 @@ class LocalSandbox:
         args = {"code": code, "language": language, "timeout": timeout}
         stream = agent.open_stream("run_code", args, STREAM_CREDITS)
         async with self._agent_errors(agent), stream:
-            yield _StreamEvents(agent, stream, timeout + GRACE_S)
+            yield StreamEvents(agent, stream, timeout + GRACE_S)
 
     async def metrics(self) -> SandboxMetrics:
         cgroups_in_use = self._backend.cgroups
@@ -294,60 +292,6 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(f"{path}.log")
-
-
-def _result_of(reply: Mapping[str, Any]) -> Any:
-    """An agent's reply: its result, or its failure as the matching `SandboxError`."""
-    if reply.get("ok"):
-        return reply.get("result")
-    kind, error = reply.get("kind"), str(reply.get("error"))
-    if kind == "file":
-        raise SandboxFileError(error)
-    if kind == "unavailable":
-        raise SandboxUnavailable(error)
-    raise SandboxError(f"sandbox agent error: {error}")
-
-
-def _code_run(res: Mapping[str, Any]) -> CodeRun:
-    return CodeRun(
-        stdout=list(res["stdout"]),
-        stderr=list(res["stderr"]),
-        results=list(res["results"]),
-        error=res["error"],
-        execution_count=res["execution_count"],
-        execution_time=float(res["execution_time"]),
-        timed_out=bool(res.get("timed_out")),
-        truncated=bool(res.get("truncated")),
-    )
-
-
-class _StreamEvents:
-    """A streaming run's events (`Sandbox.stream_code`): its output, then its `CodeRun`. An
-    agent that sends nothing for the run's whole time and grace is hung."""
-
-    def __init__(self, agent: AgentChannel, stream: AgentStream, wait_s: float) -> None:
-        self._agent = agent
-        self._stream = stream
-        self._wait_s = wait_s
-
-    def __aiter__(self) -> _StreamEvents:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        if self._stream.finished:
-            raise StopAsyncIteration
-        try:
-            with anyio.fail_after(self._wait_s):
-                msg = await self._stream.receive()
-        except TimeoutError:
-            self._agent.broken = True  # nothing to cancel in a hung agent: it is killed
-            raise
-        if self._stream.finished:
-            return _code_run(_result_of(msg))
-        event = msg["event"]
-        if event.get("type") == "result":
-            return RichOutput(event["bundle"])
-        return OutputChunk(str(event.get("type")), str(event.get("text")))
 
 
 def _host_memory() -> int:
