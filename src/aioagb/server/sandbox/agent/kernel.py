@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_RESULTS_BYTES = 32 * 1024 * 1024  # the rich results of one cell, all together
+CO_COROUTINE = 0x0080  # inspect.CO_COROUTINE, without importing inspect
 TOO_LARGE = {"text/plain": "[result too large, dropped]"}
 
 _RICH = (
@@ -209,9 +210,9 @@ class Kernel:
                 tree.body.pop()
                 last = ast.Expression(tail.value)
             flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-            self._await(eval(compile(tree, name, "exec", flags=flags), self.namespace))
+            self._evaluate(compile(tree, name, "exec", flags=flags))
             if last is not None:
-                value = self._await(eval(compile(last, name, "eval", flags=flags), self.namespace))
+                value = self._evaluate(compile(last, name, "eval", flags=flags))
                 if value is not None:
                     self.namespace["_"] = value
                     self.publish(mime_bundle(value), main=True)
@@ -220,11 +221,12 @@ class Kernel:
             return error, "".join(traceback.format_exception(type(exc), exc, _user_frames(exc)))
         return None, None
 
-    def _await(self, value: Any) -> Any:
-        """`value`, or what it resolves to when the cell's top-level `await` made it a
-        coroutine (run on the kernel's one event loop, which later cells share)."""
-        if not isinstance(value, types.CoroutineType):
-            return value
+    def _evaluate(self, code: types.CodeType) -> Any:
+        """Runs compiled cell code in the namespace. Code with a top-level `await` runs as a
+        coroutine, on the kernel's one event loop (which later cells share)."""
+        value = eval(code, self.namespace)
+        if not code.co_flags & CO_COROUTINE:
+            return value  # even a coroutine object the cell made but did not await
         if self._loop is None:
             import asyncio
 
