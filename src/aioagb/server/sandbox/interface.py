@@ -163,7 +163,8 @@ class Sandbox(Protocol):
         """The id of the session this sandbox belongs to."""
 
     async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
-        """Run code; python keeps its state between calls (a notebook-style kernel)."""
+        """Run code; python keeps its state between calls (a notebook-style kernel). A call
+        cancelled by its caller interrupts the run in the sandbox."""
 
     def stream_code(
         self, code: str, language: str, timeout_s: float
