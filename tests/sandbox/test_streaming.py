@@ -1,5 +1,6 @@
 """stream_code: output leaves the sandbox while the cell runs, within the output cap and no
-faster than the consumer takes it; leaving a stream early interrupts the cell."""
+faster than the consumer takes it; leaving a stream early interrupts the cell (and so does
+cancelling a plain run_code call)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aioagb.server.sandbox import (
     LocalSandbox,
     OutputChunk,
     RichOutput,
+    SandboxFileError,
     SandboxLimits,
     StreamEvent,
     make_backend,
@@ -96,6 +98,28 @@ async def test_leaving_a_stream_interrupts_the_cell_and_keeps_the_kernel(
     assert not [cmd for cmd in await _processes(bsandbox) if cmd.startswith("sleep")]
     after = await bsandbox.run_code("kept", "python", 10)
     assert after.results == [{"text/plain": "'yes'", "isMainResult": True}]
+
+
+async def test_a_cancelled_run_code_call_interrupts_its_cell(bsandbox: LocalSandbox) -> None:
+    await bsandbox.run_code("kept = 'yes'", "python", 10)
+    code = (
+        "open('/workspace/started', 'w').close()\n"
+        "import subprocess\n"
+        "subprocess.run(['sleep', '300'])"
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(bsandbox.run_code, code, "python", 60)
+        while True:
+            try:
+                await bsandbox.get_file_info("/workspace/started")
+                break
+            except SandboxFileError:
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    # The kernel is free (its cell was interrupted, not left to sleep) and kept its state.
+    after = await bsandbox.run_code("kept", "python", 30)
+    assert after.results == [{"text/plain": "'yes'", "isMainResult": True}]
+    assert not [cmd for cmd in await _processes(bsandbox) if cmd.startswith("sleep")]
 
 
 async def test_a_cancelled_task_interrupts_a_java_cell(bsandbox: LocalSandbox) -> None:
