@@ -71,7 +71,7 @@ def test_the_wheel_has_complete_metadata(dist: Path) -> None:
     assert "aioagb/server/sandbox/__init__.py" in names  # AGB Local ships in the wheel
     # ... with its sandbox agent, a package the server copies into every sandbox.
     agent = ROOT / "src" / "aioagb" / "server" / "sandbox" / "agent"
-    for module in agent.glob("*.py"):
+    for module in [*agent.glob("*.py"), *agent.glob("*.js")]:
         assert f"aioagb/server/sandbox/agent/{module.name}" in names
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 

@@ -14,10 +14,11 @@ import fnmatch
 import io
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import anyio
+import attrs
 
 from aioagb.server.sandbox import (
     WORKSPACE_DIR,
@@ -26,10 +27,14 @@ from aioagb.server.sandbox import (
     FileChange,
     FileEdit,
     FileStat,
+    OutputChunk,
+    RichOutput,
     SandboxFileError,
+    SandboxMetrics,
     SandboxUnavailable,
     SessionFiles,
     ShellOutcome,
+    StreamEvent,
 )
 
 
@@ -94,6 +99,29 @@ class FakeSandbox:
             execution_count=self.count,
             execution_time=time.perf_counter() - started,
         )
+
+    @contextlib.asynccontextmanager
+    async def stream_code(
+        self, code: str, language: str, timeout_s: float
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        """run_code, then its output as events (the fake does not stream for real)."""
+        run = await self.run_code(code, language, timeout_s)
+
+        async def events() -> AsyncIterator[StreamEvent]:
+            for text in run.stdout:
+                yield OutputChunk("stdout", text)
+            for text in run.stderr:
+                yield OutputChunk("stderr", text)
+            for bundle in run.results:
+                yield RichOutput(bundle)
+            yield attrs.evolve(run, stdout=[], stderr=[], results=[])
+
+        yield events()
+
+    async def metrics(self) -> SandboxMetrics:
+        self.calls.append("metrics")
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        return SandboxMetrics(2, 12.5, 1 << 30, 1 << 20, 1 << 30, 4096, 0.0, 0.0, 0.0, 0.0, stamp)
 
     async def shell(
         self,

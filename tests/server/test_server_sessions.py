@@ -48,8 +48,11 @@ async def test_create_accepts_the_cloud_image_ids(api: Api, image: str) -> None:
     assert data["success"] is True
     assert "resourceId=" in data["resourceUrl"]
     assert data["appInstanceId"] and data["resourceId"]
-    # No second channels: the official client then stays on POST /mcp (§5.3).
-    assert not {"linkUrl", "token", "toolList", "wsUrl"} & set(data)
+    # The streaming channel (§5.2), but no linkUrl or toolList: the official client then
+    # keeps its tool calls on POST /mcp (§5.3).
+    assert not {"linkUrl", "toolList"} & set(data)
+    assert data[p.KEY_WS_URL].startswith("ws://") and data[p.KEY_WS_URL].endswith(data["sessionId"])
+    assert data[p.KEY_TOKEN]
 
 
 @pytest.mark.parametrize("image", ["", "  ", "ubuntu", "agb-code-space-", "code_latest2"])

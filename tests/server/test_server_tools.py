@@ -27,8 +27,12 @@ async def test_list_tools_data_is_a_json_string(api: Api) -> None:
         assert reply.status == 200 and isinstance(reply.data, str)
         tools = json.loads(reply.data)
         names = {tool["name"] for tool in tools}
-        assert {"run_code", "shell", "read_file", "get_file_change"} <= names
+        assert {"run_code", "shell", "read_file", "get_file_change", "get_metrics"} <= names
         assert all(t["description"] and t["inputSchema"]["type"] == "object" for t in tools)
+        # run_code names the languages the backend runs: the fake runs python only.
+        run_code = next(tool for tool in tools if tool["name"] == "run_code")
+        assert run_code["inputSchema"]["properties"]["language"]["enum"] == ["python"]
+        assert "java" not in run_code["description"]
     assert_error(await api.call("POST", p.PATH_LIST_TOOLS), 400)
     assert_error(await api.call("POST", p.PATH_LIST_TOOLS, params={"imageId": "nope"}), 400)
 
@@ -99,9 +103,20 @@ async def test_args_must_be_a_json_string_of_an_object(api: Api) -> None:
 async def test_unknown_and_desktop_tools(api: Api) -> None:
     sid = await api.create()
     assert_error(await api.tool(sid, "no_such_tool", {}), 400, "InvalidTool.NotFound")
-    reply = await api.tool(sid, "get_metrics", {})
+    reply = await api.tool(sid, "screenshot", {})
     assert_error(reply, 400, "NotSupported.AgbLocal")
     assert "not available on AGB Local" in reply.body["message"]
+
+
+async def test_get_metrics_answers_the_official_shape(api: Api) -> None:
+    sid = await api.create()
+    metrics = json.loads(await api.tool_text(sid, p.TOOL_GET_METRICS, {}))
+    assert set(metrics) == {
+        "cpu_count", "cpu_used_pct", "disk_total", "disk_used", "mem_total", "mem_used",
+        "rx_rate_kbyte_per_s", "tx_rate_kbyte_per_s", "rx_used_kbyte", "tx_used_kbyte",
+        "timestamp",
+    }  # fmt: skip
+    assert metrics["cpu_count"] == 2 and metrics["timestamp"]
 
 
 async def test_file_round_trip_listing_info_and_errors(api: Api) -> None:

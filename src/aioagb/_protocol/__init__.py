@@ -167,7 +167,7 @@ IMAGE_PREFIX_COMPUTER_USE: Final = "agb-computer-use-"
 # needed (the CLI, the pytest plugin).
 DEFAULT_IMAGE: Final = "agb-code-space-2"
 
-# Tools the official SDK calls that need a desktop (computer module) or metrics agent (§4.6).
+# Tools the official SDK calls that need a desktop (the computer module, §4.6).
 DESKTOP_TOOLS: Final = frozenset(
     {
         "activate_window",
@@ -199,7 +199,6 @@ DESKTOP_TOOLS: Final = frozenset(
         "stop_app_by_pname",
         "system_screenshot",
         "tap",
-        TOOL_GET_METRICS,
     }
 )
 
@@ -282,3 +281,20 @@ TASK_FAILED: Final = "Failed"
 
 # GetAndLoadInternalContext (§14.1).
 CONTEXT_TYPE_FILE_TRANSFER: Final = "file_transfer"
+# --- §5.2 the WebSocket streaming channel (AGB Local serves it) ---------------------------
+
+KEY_WS_URL: Final = "wsUrl"  # create/getSession data: where the client streams
+KEY_TOKEN: Final = "token"  # create/getSession data: the per-session secret it sends
+HEADER_ACCESS_TOKEN: Final = "X-Access-Token"  # the WebSocket handshake carries the token
+STREAM_SOURCE_SDK: Final = "SDK"
+# The target a client sends when its session's tool list names no server for run_code.
+STREAM_DEFAULT_TARGET: Final = "wuying_codespace"
+STREAM_METHOD_RUN_CODE: Final = "run_code"
+# AGB Local's own addition: `{"invocationId": <a running call>, "data": {"method": "cancel"}}`
+# interrupts that call in the sandbox (the official client only forgets a cancelled call).
+STREAM_METHOD_CANCEL: Final = "cancel"
+PHASE_EVENT: Final = "event"
+PHASE_END: Final = "end"
+PHASE_ERROR: Final = "error"
+STATUS_FINISHED: Final = "finished"
+STATUS_FAILED: Final = "failed"

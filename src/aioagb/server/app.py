@@ -35,7 +35,7 @@ from .middleware import current_request_id, envelope_errors
 from .persistence import Persistence
 from .presign import TRANSFER_ROUTE
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
-from .routes import contexts, sessions, syncs, transfer
+from .routes import contexts, sessions, stream, syncs, transfer
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, RouteHandler
 from .tools import routes as tool_routes
@@ -198,6 +198,7 @@ def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -
     # Pre-signed URLs carry their own authority (an HMAC), not an API key: their own route,
     # ahead of the dispatcher that requires one.
     app.router.add_route("*", TRANSFER_ROUTE + "/{name:.*}", transfer.serve_presigned)
+    stream.install(app)  # its WebSocket route comes before the catch-all
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)
     return app

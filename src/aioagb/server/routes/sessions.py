@@ -14,6 +14,7 @@ from ..params import optional, optional_int, parse_json_object, query_int, strin
 from ..registry import SessionRecord
 from ..state import Call
 from ..sync import parse_mounts
+from .stream import stream_fields
 
 
 def _session_id(call: Call) -> str:
@@ -35,12 +36,14 @@ def _resource_url(call: Call, record: SessionRecord) -> str:
 
 
 def _session_data(call: Call, record: SessionRecord) -> dict[str, object]:
-    # No linkUrl/token/toolList/wsUrl: the official client then stays on `POST /mcp` (§5.3).
+    # wsUrl and token for streaming (§5.2), but no linkUrl or toolList: the official client
+    # then keeps every tool call on `POST /mcp` (§5.3).
     return {
         "sessionId": record.session_id,
         "resourceUrl": _resource_url(call, record),
         "appInstanceId": record.app_instance_id,
         "resourceId": record.resource_id,
+        **stream_fields(call, record),
     }
 
 

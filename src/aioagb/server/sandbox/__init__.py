@@ -3,9 +3,10 @@ works, a loudly unsafe plain-process fallback elsewhere); the contract the HTTP 
 is re-exported here from `interface`. See docs/sandbox.md.
 
 The parts: `interface` (the contract), `backend` (LocalBackend, LocalSandbox), `channel` (the
-JSON-lines channel to a session's agent), `bwrap` (bubblewrap's arguments and where sync paths
-may go), `hostfiles` (a session's files from the host, for context sync), `uids` (the uid
-lease), `cgroups`, and `agent/`, the package that runs inside each sandbox (standard library
+JSON-lines channel to a session's agent), `replies` (what its replies mean), `bwrap`
+(bubblewrap's arguments and where sync paths may go), `hostfiles` (a session's files from the
+host, for context sync), `uids` (the uid lease), `cgroups`, `runtimes` (the languages this
+machine runs), and `agent/`, the package that runs inside each sandbox (standard library
 only, copied into the server's runtime directory).
 """
 
@@ -27,13 +28,17 @@ from .interface import (
     FileChange,
     FileEdit,
     FileStat,
+    OutputChunk,
+    RichOutput,
     Sandbox,
     SandboxBackend,
     SandboxError,
     SandboxFileError,
     SandboxLimits,
+    SandboxMetrics,
     SandboxUnavailable,
     ShellOutcome,
+    StreamEvent,
 )
 
 log = logging.getLogger("aioagb.server.sandbox")
@@ -48,14 +53,18 @@ __all__ = [
     "HostFile",
     "LocalBackend",
     "LocalSandbox",
+    "OutputChunk",
+    "RichOutput",
     "Sandbox",
     "SandboxBackend",
     "SandboxError",
     "SandboxFileError",
     "SandboxLimits",
+    "SandboxMetrics",
     "SandboxUnavailable",
     "SessionFiles",
     "ShellOutcome",
+    "StreamEvent",
     "bwrap_works",
     "checked_sync_path",
     "make_backend",
@@ -88,9 +97,10 @@ def make_backend(
 
     `prefer`: "auto" (bubblewrap when its probe succeeds, else the plain fallback with a loud
     warning), "bwrap" (fail if it does not work) or "plain" (never isolate; unsafe).
-    `python`: a venv built from /usr/bin/python3 (e.g. with matplotlib) to run user python
-    in; it is mounted read-only at /opt/venv. Leftovers of a previous run under `root` are
-    removed. Blocking (a probe and a directory clean-up): call it before serving.
+    `python`: a venv built from /usr/bin/python3 to run user python in instead of the system
+    one (`--system-site-packages` keeps the system's IPython and data stack); it is mounted
+    read-only at /opt/venv. Leftovers of a previous run under `root` are removed. Blocking
+    (a probe and a directory clean-up): call it before serving.
     """
     if prefer not in ("auto", "bwrap", "plain"):
         raise ValueError(f"prefer must be 'auto', 'bwrap' or 'plain', not {prefer!r}")

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,14 @@ from .interface import (
     FileEdit,
     FileStat,
     SandboxError,
-    SandboxFileError,
     SandboxLimits,
+    SandboxMetrics,
     SandboxUnavailable,
     ShellOutcome,
+    StreamEvent,
 )
+from .replies import StreamEvents, code_run, result_of
+from .runtimes import find_runtimes
 from .uids import UidLease
 
 log = logging.getLogger("aioagb.server.sandbox")
@@ -63,6 +66,9 @@ AGENT_SOURCE = Path(__file__).with_name("agent")
 AGENT_START_TIMEOUT_S = 15.0
 GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
 FILE_OP_TIMEOUT_S = 120.0
+# Events a streaming run may have on their way to the server before its consumer took them:
+# the most the server holds of one run (AgentChannel's inbox), however slow the consumer.
+STREAM_CREDITS = 8
 _SESSION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -151,9 +157,17 @@ class LocalSandbox:
 
     async def _call(self, op: str, timeout_s: float, **args: object) -> Any:
         agent = await self._ensure_agent()
-        try:
+        async with self._agent_errors(agent):
             with anyio.fail_after(timeout_s):
                 reply = await agent.call(op, args)
+        return result_of(reply)
+
+    @contextlib.asynccontextmanager
+    async def _agent_errors(self, agent: AgentChannel) -> AsyncIterator[None]:
+        """An agent that is gone, or hung (a TimeoutError of its call), is dropped and
+        reported as a `SandboxError`; the next call starts a new one."""
+        try:
+            yield
         except TimeoutError:
             await self._drop_agent(agent)
             raise SandboxError(
@@ -165,14 +179,6 @@ class LocalSandbox:
             raise SandboxError(
                 f"{exc}; it will be restarted on the next call (python state is lost)"
             ) from None
-        if reply.get("ok"):
-            return reply.get("result")
-        kind, error = reply.get("kind"), str(reply.get("error"))
-        if kind == "file":
-            raise SandboxFileError(error)
-        if kind == "unavailable":
-            raise SandboxUnavailable(error)
-        raise SandboxError(f"sandbox agent error: {error}")
 
     async def _drop_agent(self, agent: AgentChannel) -> None:
         await agent.kill(self._uid)
@@ -184,23 +190,41 @@ class LocalSandbox:
 
     # --- code and shell --------------------------------------------------------------------
 
-    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
+    def _check_language(self, language: str) -> None:
         if language not in self._backend.languages:
             raise SandboxUnavailable(f"{language} is not available on this server")
+
+    async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
+        self._check_language(language)
         timeout = self._clamp(timeout_s)
         res = await self._call(
             "run_code", timeout + GRACE_S, code=code, language=language, timeout=timeout
         )
-        return CodeRun(
-            stdout=list(res["stdout"]),
-            stderr=list(res["stderr"]),
-            results=list(res["results"]),
-            error=res["error"],
-            execution_count=res["execution_count"],
-            execution_time=float(res["execution_time"]),
-            timed_out=bool(res.get("timed_out")),
-            truncated=bool(res.get("truncated")),
-        )
+        return code_run(res)
+
+    @contextlib.asynccontextmanager
+    async def stream_code(
+        self, code: str, language: str, timeout_s: float
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        self._check_language(language)
+        timeout = self._clamp(timeout_s)
+        agent = await self._ensure_agent()
+        args = {"code": code, "language": language, "timeout": timeout}
+        stream = agent.open_stream("run_code", args, STREAM_CREDITS)
+        async with self._agent_errors(agent), stream:
+            yield StreamEvents(agent, stream, timeout + GRACE_S)
+
+    async def metrics(self) -> SandboxMetrics:
+        cgroups_in_use = self._backend.cgroups
+        mem_total = self._backend.limits.memory_bytes if cgroups_in_use else _host_memory()
+        res = await self._call("metrics", FILE_OP_TIMEOUT_S, mem_total=mem_total)
+        if self._cgroups is not None:
+            # The cgroup's count is the one its cap applies to (page cache included).
+            usage = await anyio.to_thread.run_sync(
+                self._cgroups.read, "memory", "memory.usage_in_bytes"
+            )
+            res["mem_used"] = int(usage)
+        return SandboxMetrics(**res)
 
     async def shell(
         self,
@@ -311,6 +335,10 @@ def remove_tree(path: Path) -> None:
         os.unlink(f"{path}.log")
 
 
+def _host_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 class LocalBackend:
     """The `SandboxBackend` that makes `LocalSandbox`es under `root`; `mode` is "bwrap" or
     "plain". Use `make_backend`."""
@@ -334,7 +362,7 @@ class LocalBackend:
         self._sandboxes: dict[str, LocalSandbox] = {}
         self._uid_lease = UidLease.acquire() if self._is_root else None
         self._closed = False
-        self._node = _find_node(mode)
+        self._runtimes = find_runtimes(mode)
         self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
         try:
             self._prepare()
@@ -353,7 +381,7 @@ class LocalBackend:
 
     @property
     def languages(self) -> Sequence[str]:
-        return ("python", "javascript") if self._node else ("python",)
+        return self._runtimes.languages
 
     @property
     def cgroups(self) -> bool:
@@ -407,7 +435,10 @@ class LocalBackend:
         self.runtime_dir.mkdir(mode=0o755)
         os.chmod(self.sessions_dir, 0o711)
         os.chmod(self.runtime_dir, 0o755)
-        _install_agent(self.runtime_dir)
+        pythons = [self._python_for_agent()]
+        if self._venv is not None:
+            pythons.append(str(self._venv / "bin" / "python"))
+        _install_agent(self.runtime_dir, pythons)
         if self.mode == "plain" and self._is_root:
             os.chmod(self.root, os.stat(self.root).st_mode | 0o011)
             blocked = _untraversable_ancestor(self.root)
@@ -448,7 +479,10 @@ class LocalBackend:
         return {
             "roots": roots,
             "python": self._python(),
-            "node": self._node,
+            "node": self._runtimes.node,
+            "java": self._runtimes.java,
+            "rscript": self._runtimes.rscript,
+            "memory_bytes": self.limits.memory_bytes,
             "env": self._session_env(home=roots[WORKSPACE_DIR], tmp=roots[TMP_DIR]),
             "max_output_bytes": self.limits.max_output_bytes,
             "workspace_quota_bytes": self.limits.workspace_quota_bytes,
@@ -589,13 +623,21 @@ class LocalBackend:
         )
 
 
-def _install_agent(runtime_dir: Path) -> None:
-    """Copies the agent package into `runtime_dir` as AGENT_PACKAGE, readable by every uid."""
+def _install_agent(runtime_dir: Path, pythons: Sequence[str]) -> None:
+    """Copies the agent package into `runtime_dir` as AGENT_PACKAGE, compiled to bytecode by
+    each of `pythons` (the sandboxes cannot write it: without it every agent and kernel
+    would compile the package again, ~20 ms of each session's first call), readable by
+    every uid."""
     target = runtime_dir / AGENT_PACKAGE
     shutil.copytree(AGENT_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    os.chmod(target, 0o755)
-    for module in target.iterdir():
-        os.chmod(module, 0o644)
+    for python in dict.fromkeys(pythons):
+        done = subprocess.run(
+            [python, "-m", "compileall", "-q", str(target)], capture_output=True, check=False
+        )
+        if done.returncode != 0:  # the sources still run, only slower
+            log.warning("could not precompile the sandbox agent with %s: %s", python, done.stderr)
+    for path in [target, *target.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 def _agent_command(python: str) -> list[str]:
@@ -612,16 +654,6 @@ def _host_python() -> str:
     import sys
 
     return sys.executable
-
-
-def _find_node(mode: str) -> str | None:
-    node = shutil.which("node", path="/usr/local/bin:/usr/bin:/bin")
-    if node is None:
-        return None
-    real = os.path.realpath(node)
-    if mode == "bwrap" and not real.startswith("/usr/"):
-        return None  # not visible inside the sandbox
-    return real
 
 
 def _untraversable_ancestor(path: Path) -> Path | None:

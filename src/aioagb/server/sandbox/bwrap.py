@@ -54,6 +54,18 @@ def needs_bind(sync_path: str) -> bool:
     return not any(_within(sync_path, root) for root in SESSION_ROOTS)
 
 
+# The configuration Debian's runtimes keep in /etc (their files under /usr link there):
+# matplotlib fails to import without its matplotlibrc, R without /etc/R, the JVM without
+# its jvm.cfg and security files; fontconfig (matplotlib's text) complains without
+# /etc/fonts. Read-only, and only where they exist.
+RUNTIME_ETC = (
+    "/etc/matplotlibrc",
+    "/etc/fonts",
+    "/etc/R",
+    *sorted(str(p) for p in Path("/etc").glob("java-*-openjdk")),
+)
+
+
 def isolation_flags(as_root: bool) -> list[str]:
     """Namespaces and capabilities. As root there is no user namespace: bubblewrap mounts as
     root and the agent drops to the session's uid itself (it keeps only CAP_SETUID/SETGID
@@ -77,6 +89,8 @@ def system_mounts() -> list[str]:
         elif os.path.isdir(host):
             out += ["--ro-bind", host, host]
     for path in ("/etc/alternatives", "/etc/ssl", "/etc/ld.so.cache", "/etc/localtime"):
+        out += ["--ro-bind-try", path, path]
+    for path in RUNTIME_ETC:
         out += ["--ro-bind-try", path, path]
     return out
 

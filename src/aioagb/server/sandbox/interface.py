@@ -17,8 +17,9 @@ runtime is not installed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import attrs
 
@@ -72,6 +73,43 @@ class CodeRun:
     execution_time: float  # seconds
     timed_out: bool = False
     truncated: bool = False  # output was cut at max_output_bytes (a marker is in the text)
+
+
+@attrs.frozen
+class OutputChunk:
+    """Text a streaming run wrote to `stream` ("stdout" or "stderr"), as it was produced."""
+
+    stream: str
+    text: str
+
+
+@attrs.frozen
+class RichOutput:
+    """A rich result of a streaming run (a mime bundle with `isMainResult`), when shown."""
+
+    bundle: Mapping[str, object]
+
+
+# What a streaming run yields: its output as it comes, then one `CodeRun` (whose stdout,
+# stderr and results are empty: they came as events) that ends it.
+StreamEvent: TypeAlias = OutputChunk | RichOutput | CodeRun
+
+
+@attrs.frozen
+class SandboxMetrics:
+    """What a session's sandbox uses now (the `get_metrics` tool, agb-wire.md §16.2)."""
+
+    cpu_count: int
+    cpu_used_pct: float  # 0-100, of the CPUs the sandbox may use
+    mem_total: int  # bytes: the session's memory cap
+    mem_used: int
+    disk_total: int  # bytes: the workspace quota
+    disk_used: int
+    rx_rate_kbyte_per_s: float
+    tx_rate_kbyte_per_s: float
+    rx_used_kbyte: float
+    tx_used_kbyte: float
+    timestamp: str  # ISO 8601, UTC
 
 
 @attrs.frozen
@@ -131,7 +169,19 @@ class Sandbox(Protocol):
         """The id of the session this sandbox belongs to."""
 
     async def run_code(self, code: str, language: str, timeout_s: float) -> CodeRun:
-        """Run code; python keeps its state between calls (a notebook-style kernel)."""
+        """Run code; python keeps its state between calls (a notebook-style kernel). A call
+        cancelled by its caller interrupts the run in the sandbox."""
+
+    def stream_code(
+        self, code: str, language: str, timeout_s: float
+    ) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        """`run_code`, streamed: `async with sandbox.stream_code(...) as events` yields the
+        run's output as the sandbox produces it, then its `CodeRun`. The run produces no
+        faster than the caller takes events. Leaving the block early (cancelled, or on an
+        error) interrupts the run in the sandbox before it returns."""
+
+    async def metrics(self) -> SandboxMetrics:
+        """What the sandbox uses now: CPU, memory, disk and network."""
 
     async def shell(
         self,
@@ -193,7 +243,8 @@ class SandboxBackend(Protocol):
 
     @property
     def languages(self) -> Sequence[str]:
-        """Canonical languages this machine can run (python always; javascript with node)."""
+        """Canonical languages this machine can run: python always; javascript with node,
+        java with a JDK, r with R."""
 
     async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> Sandbox:
         """Makes the session's record. Cheap: no process is started yet. `sync_paths` are

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 from ... import _protocol as p
-from ..sandbox import CodeRun, DirEntry, FileChange, FileStat, ShellOutcome
+from ..sandbox import CodeRun, DirEntry, FileChange, FileStat, SandboxMetrics, ShellOutcome
 
 # The longest UTF-8 encoding of one character is 4 bytes: a chunk reaches at most 3 bytes
 # past its end to finish a character that started inside it.
@@ -62,12 +62,17 @@ def code_payload(run: CodeRun) -> str:
         "execution_count": run.execution_count,
         "execution_time": run.execution_time,
     }
-    error = run.error
-    if run.timed_out and not error:
-        error = "TimeoutError: execution timed out"
+    error = code_error(run)
     if error:
         payload["executionError"] = error
     return json.dumps(payload, ensure_ascii=False)
+
+
+def code_error(run: CodeRun) -> str | None:
+    """The run's `executionError`: its short error, or None when it succeeded."""
+    if run.timed_out and not run.error:
+        return "TimeoutError: execution timed out"
+    return run.error or None
 
 
 def shell_payload(outcome: ShellOutcome) -> tuple[str, bool]:
@@ -127,3 +132,22 @@ def file_changes_text(changes: Sequence[FileChange]) -> str:
         {"eventType": c.event_type, "path": c.path, "pathType": c.path_type} for c in changes
     ]
     return json.dumps(events, ensure_ascii=False)
+
+
+def metrics_payload(metrics: SandboxMetrics) -> str:
+    """The JSON object `get_metrics` answers, in the official field names (§16.2, §4.6)."""
+    return json.dumps(
+        {
+            "cpu_count": metrics.cpu_count,
+            "cpu_used_pct": metrics.cpu_used_pct,
+            "disk_total": metrics.disk_total,
+            "disk_used": metrics.disk_used,
+            "mem_total": metrics.mem_total,
+            "mem_used": metrics.mem_used,
+            "rx_rate_kbyte_per_s": metrics.rx_rate_kbyte_per_s,
+            "tx_rate_kbyte_per_s": metrics.tx_rate_kbyte_per_s,
+            "rx_used_kbyte": metrics.rx_used_kbyte,
+            "tx_used_kbyte": metrics.tx_used_kbyte,
+            "timestamp": metrics.timestamp,
+        }
+    )

@@ -12,14 +12,15 @@ from ..envelope import not_on_agb_local as not_available
 from ..images import requested_image
 from ..params import parse_json_object, required, required_text
 from ..state import Call
-from .table import TOOLS, ToolInvocation, call_tool
+from .table import TOOLS, ToolInvocation, call_tool, listed_tools
 
 
 async def list_tools(call: Call) -> web.Response:
     """`/mcp/listTools` (§3.12): the tool table's descriptions, for a known image."""
     requested_image(call.query)
-    # Every accepted image is served as a code space, so each offers the same tools.
-    described = [tool.describe() for tool in TOOLS.values()]
+    # Every accepted image is served as a code space, so each offers the same tools; what
+    # run_code offers depends on the runtimes installed.
+    described = listed_tools(call.registry.backend.languages)
     # §3.12: `data` is a JSON *string*; an actual array reads as "no tools" to the client.
     return call.ok(json.dumps(described, ensure_ascii=False))
 

@@ -9,7 +9,7 @@ tool result with `isError: true`, as the cloud answers it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -235,6 +235,13 @@ async def _get_file_change(call: ToolInvocation) -> ToolOutput:
     return ToolOutput(fmt.file_changes_text(await call.sandbox.get_file_change(_path(call))))
 
 
+# --- the session ------------------------------------------------------------------------
+
+
+async def _get_metrics(call: ToolInvocation) -> ToolOutput:
+    return ToolOutput(fmt.metrics_payload(await call.sandbox.metrics()))
+
+
 # --- the table --------------------------------------------------------------------------
 
 _STR: Mapping[str, Any] = {"type": "string"}
@@ -246,7 +253,7 @@ TOOLS: Mapping[str, Tool] = {
     for tool in (
         Tool(
             p.TOOL_RUN_CODE,
-            "Run code (python keeps its state between calls; javascript where node exists).",
+            "Run code: python (a notebook kernel, IPython where installed, that keeps its state)",
             {"code": _STR, "language": _STR, "timeout_s": _INT},
             ("code",),
             _run_code,
@@ -335,5 +342,31 @@ TOOLS: Mapping[str, Tool] = {
             ("path",),
             _get_file_change,
         ),
+        Tool(
+            p.TOOL_GET_METRICS,
+            "CPU, memory, disk and network use of the session's sandbox.",
+            {},
+            (),
+            _get_metrics,
+        ),
     )
 }
+
+
+def listed_tools(languages: Sequence[str]) -> list[dict[str, object]]:
+    """The listTools entries (§3.12) of a server whose sandboxes run `languages`: run_code
+    names exactly those (java and r only where their runtimes are installed)."""
+    described = []
+    for tool in TOOLS.values():
+        entry = tool.describe()
+        if tool.name == p.TOOL_RUN_CODE:
+            others = [language for language in languages if language != "python"]
+            entry["description"] = f"{tool.description}{''.join(f', {o}' for o in others)}."
+            schema = entry["inputSchema"]
+            assert isinstance(schema, dict)
+            schema["properties"] = {
+                **schema["properties"],
+                "language": {"type": "string", "enum": list(languages)},
+            }
+        described.append(entry)
+    return described

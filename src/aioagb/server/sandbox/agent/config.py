@@ -28,6 +28,10 @@ class Config:
         self.roots: dict[str, str] = dict(raw.get("roots") or {WORKSPACE: WORKSPACE, TMP: TMP})
         self.python: str = raw.get("python") or sys.executable
         self.node: str | None = raw.get("node")
+        self.java: str | None = raw.get("java")
+        self.rscript: str | None = raw.get("rscript")
+        # The session's memory cap (the JVM is told its heap from it).
+        self.memory: int = int(raw.get("memory_bytes", 1 << 30))
         self.env: dict[str, str] = dict(raw.get("env") or {})
         self.max_output: int = int(raw.get("max_output_bytes", 1024 * 1024))
         self.quota: int = int(raw.get("workspace_quota_bytes", 1 << 30))

@@ -1,5 +1,6 @@
 """The agent's handle on the session's python kernel, a child process: starting it, running
-one cell at a time within the call's deadline, interrupting it, and restarting it when it
+one cell at a time within the call's deadline while its output goes to the call's
+`CellOutput` as it comes, interrupting it (deadline or cancel), and restarting it when it
 dies or does not stop."""
 
 from __future__ import annotations
@@ -14,14 +15,61 @@ from typing import TYPE_CHECKING
 
 from .config import CONFIG, WORKSPACE
 from .jsonlines import JSONDict, json_line, write_all
-from .processes import CHILDREN, CHILDREN_LOCK, Capture, drain, kill_group, pump_reply, shell_env
+from .outputs import CellOutput
+from .processes import (
+    CANCELLED,
+    CHILDREN,
+    CHILDREN_LOCK,
+    DEADLINE,
+    DONE,
+    Reader,
+    drain,
+    kill_group,
+    pump,
+    shell_env,
+)
 
 if TYPE_CHECKING:
     import subprocess
 
+    from .control import RunControl
+
 # The kernel is this package run with `--kernel`: `python -m PACKAGE` in `_package_home()`.
 PACKAGE = __name__.rpartition(".")[0]
 KILL_GRACE_S = 2.0  # after SIGINT, how long a cell has to stop before the kernel is killed
+
+
+class _KernelReplies:
+    """Reads the kernel's reply pipe: each rich result goes to the call's output as it
+    comes; the cell's end is kept."""
+
+    def __init__(self, output: CellOutput) -> None:
+        self._output = output
+        self._buf = bytearray()
+        self.done: JSONDict | None = None
+        self.eof = False
+
+    @property
+    def over(self) -> bool:
+        """Whether nothing more will come for this cell."""
+        return self.done is not None or self.eof
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            self.eof = True
+            return
+        self._buf.extend(data)
+        while b"\n" in self._buf:
+            line, _, rest = bytes(self._buf).partition(b"\n")
+            self._buf[:] = rest
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # not the kernel's (the cell can reach the pipe): ignored
+            if msg.get("done"):
+                self.done = msg
+            elif isinstance(msg.get("result"), dict):
+                self._output.result(msg["result"], msg.get("display_id"), bool(msg.get("update")))
 
 
 class Kernel:
@@ -41,8 +89,9 @@ class Kernel:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         # Started from the package's parent directory, so that `-m` finds the package; the
-        # kernel then enters the workspace itself.
-        argv = [CONFIG.python, "-u", "-s", "-m", PACKAGE, "--kernel"]
+        # kernel then enters the workspace itself. Not `-u`: the kernel makes its stdout
+        # line-buffered, so that a line is one chunk of a stream, not two.
+        argv = [CONFIG.python, "-s", "-m", PACKAGE, "--kernel"]
         argv += [str(req_r), str(rep_w), CONFIG.real(WORKSPACE)]
         try:
             self.proc = subprocess.Popen(
@@ -82,24 +131,29 @@ class Kernel:
         self.proc.stderr.close()
         self.proc = None
 
-    def execute(self, code: str, timeout: float) -> JSONDict:
+    def execute(
+        self, code: str, timeout: float, output: CellOutput, control: RunControl
+    ) -> JSONDict:
         """Cells of one session run one at a time; waiting for the kernel counts against the
         call's own timeout (so a queued cell never outlives its caller's deadline)."""
         started = time.monotonic()
         if not self.lock.acquire(timeout=timeout):
-            res = _cell_failure(
+            return _cell_failure(
                 f"TimeoutError: the python kernel was busy with another cell for all of the "
                 f"{timeout:g}s timeout; this cell did not run",
                 started,
+                output,
+                timed_out=True,
             )
-            res["timed_out"] = True
-            return res
         try:
-            return self._execute(code, max(0.001, timeout - (time.monotonic() - started)))
+            remaining = max(0.001, timeout - (time.monotonic() - started))
+            return self._execute(code, remaining, output, control)
         finally:
             self.lock.release()
 
-    def _execute(self, code: str, timeout: float) -> JSONDict:
+    def _execute(
+        self, code: str, timeout: float, output: CellOutput, control: RunControl
+    ) -> JSONDict:
         started = time.monotonic()
         if self.proc is not None and self.proc.poll() is not None:
             self.stop()
@@ -107,87 +161,97 @@ class Kernel:
             self.start()
         assert self.proc is not None and self.proc.stdout is not None
         assert self.proc.stderr is not None
-        out, err = Capture(CONFIG.max_output), Capture(CONFIG.max_output)
-        streams = {self.proc.stdout.fileno(): out, self.proc.stderr.fileno(): err}
-        drain({fd: Capture(0) for fd in streams})  # whatever background threads printed
+        streams: dict[int, Reader] = {
+            self.proc.stdout.fileno(): lambda data: output.feed("stdout", data),
+            self.proc.stderr.fileno(): lambda data: output.feed("stderr", data),
+        }
+        drain({fd: lambda _data: None for fd in streams})  # what background threads printed
         self.count += 1
-        line = json_line({"code": code, "count": self.count})
         try:
-            write_all(self.req_w, line)
+            write_all(self.req_w, json_line({"code": code, "count": self.count}))
         except OSError:
             self.stop()
-            return _cell_failure("RuntimeError: the python kernel died; it was restarted", started)
-        reply = bytearray()
-        eof = [False]
-
-        def on_reply(data: bytes) -> bool:
-            if not data:
-                eof[0] = True
-                return True
-            reply.extend(data)
-            return reply.endswith(b"\n")
-
-        got = pump_reply(streams, started + timeout, self.rep_r, on_reply)
-        timed_out = False
-        if not got:
-            timed_out = True
-            kill_group(self.proc.pid, signal.SIGINT)
-            got = pump_reply(streams, time.monotonic() + KILL_GRACE_S, self.rep_r, on_reply)
-        if not got or eof[0]:
-            drain(streams)
-            return self._lost(out, err, started=started, timeout=timeout, timed_out=timed_out)
-        result = json.loads(bytes(reply))
-        return _cell_result(result, out, err, started=started, timeout=timeout, timed_out=timed_out)
-
-    def _lost(
-        self, out: Capture, err: Capture, *, started: float, timeout: float, timed_out: bool
-    ) -> JSONDict:
-        """No reply: the kernel exited, or a timed-out cell ignored SIGINT. It is stopped
-        (the next cell starts a new one) and the cell fails with what it printed."""
-        self.stop()
-        if timed_out:
-            msg = (
-                f"TimeoutError: execution timed out after {timeout:g}s; the cell did not "
-                "stop when interrupted, so the kernel was restarted and all state was lost"
+            return _cell_failure(
+                "RuntimeError: the python kernel died; it was restarted", started, output
             )
-        else:
+        replies = _KernelReplies(output)
+        readers = {**streams, self.rep_r: replies.feed}  # the reply pipe last: see `pump`
+        deadline = started + timeout
+        control.deadline = deadline + KILL_GRACE_S
+        ended = pump(readers, deadline, lambda: replies.over, control)
+        if ended != DONE:
+            # SIGINT to the kernel's group: the cell gets a KeyboardInterrupt, and so does
+            # whatever it runs in the foreground (`!sleep`, subprocess.run).
+            kill_group(self.proc.pid, signal.SIGINT)
+            pump(readers, time.monotonic() + KILL_GRACE_S, lambda: replies.over)
+        drain(streams)
+        if replies.done is None:
+            return self._lost(output, started=started, timeout=timeout, ended=ended)
+        return _cell_result(replies.done, output, started=started, timeout=timeout, ended=ended)
+
+    def _lost(self, output: CellOutput, *, started: float, timeout: float, ended: str) -> JSONDict:
+        """No end came: the kernel exited, or an interrupted cell ignored SIGINT. It is
+        stopped (the next cell starts a new one) and the cell fails with what it printed."""
+        self.stop()
+        if ended == DONE:
             msg = "RuntimeError: the python kernel exited; it was restarted and state was lost"
-        res = _cell_failure(msg, started, out, err)
-        res["timed_out"] = timed_out
-        return res
+        else:
+            what = (
+                f"execution timed out after {timeout:g}s"
+                if ended == DEADLINE
+                else "the run was cancelled"
+            )
+            name = "TimeoutError" if ended == DEADLINE else "KeyboardInterrupt"
+            msg = (
+                f"{name}: {what}; the cell did not stop when interrupted, so the kernel was "
+                "restarted and all state was lost"
+            )
+        return _cell_failure(
+            msg, started, output, timed_out=ended == DEADLINE, cancelled=ended == CANCELLED
+        )
 
 
 def _cell_result(
-    result: JSONDict, out: Capture, err: Capture, *, started: float, timeout: float, timed_out: bool
+    done: JSONDict, output: CellOutput, *, started: float, timeout: float, ended: str
 ) -> JSONDict:
-    """The kernel's reply, completed with the cell's output (traceback last), time and flags."""
-    if timed_out:
-        result["error"] = (
+    """The kernel's end of the cell, completed with its output (traceback last), time and
+    flags."""
+    error = done.get("error")
+    if ended == DEADLINE:
+        error = (
             f"TimeoutError: execution timed out after {timeout:g}s; the cell was "
             "interrupted (the kernel and its state are kept)"
         )
-    result["stdout"] = [out.text()] if out.size or out.truncated else []
-    result["stderr"] = [err.text()] if err.size or err.truncated else []
-    if result.get("traceback"):
-        result["stderr"].append(result.pop("traceback"))
-    result["execution_time"] = time.monotonic() - started
-    result["timed_out"] = timed_out
-    result["truncated"] = out.truncated or err.truncated
-    return result
+    elif ended == CANCELLED:
+        error = "KeyboardInterrupt: the run was cancelled (the kernel and its state are kept)"
+    if done.get("traceback"):
+        output.write("stderr", done["traceback"])
+    return {
+        **output.reply(),
+        "error": error,
+        "execution_count": done.get("execution_count"),
+        "execution_time": time.monotonic() - started,
+        "timed_out": ended == DEADLINE,
+        "cancelled": ended == CANCELLED,
+    }
 
 
 def _cell_failure(
-    msg: str, started: float, out: Capture | None = None, err: Capture | None = None
+    msg: str,
+    started: float,
+    output: CellOutput,
+    *,
+    timed_out: bool = False,
+    cancelled: bool = False,
 ) -> JSONDict:
+    output.write("stderr", msg + "\n")
     return {
-        "stdout": [out.text()] if out and out.size else [],
-        "stderr": ([err.text()] if err and err.size else []) + [msg + "\n"],
-        "results": [],
+        **output.reply(),
         "error": msg,
         "execution_count": None,
         "execution_time": time.monotonic() - started,
-        "timed_out": False,
-        "truncated": bool(out and out.truncated) or bool(err and err.truncated),
+        "timed_out": timed_out,
+        "cancelled": cancelled,
     }
 
 

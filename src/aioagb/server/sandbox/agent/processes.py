@@ -1,5 +1,6 @@
-"""The agent's child processes: bounded capture of their output, pumping their pipes until a
-deadline, killing their process groups, and the `shell` and javascript operations."""
+"""The agent's child processes: pumping their pipes into their outputs until they end, a
+deadline passes or the server cancels the call; killing their process groups; and the
+`shell` operation."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .config import CONFIG, WORKSPACE
-from .errors import FileError, Unavailable
+from .errors import FileError
 from .files import resolve
 from .jsonlines import JSONDict
+from .outputs import Capture
 
 # The agent starts with every session's first call, so subprocess is imported where it is
 # used: a few ms less of its start (docs/benchmarks.md).
@@ -23,93 +25,60 @@ if TYPE_CHECKING:
     import subprocess
     from typing import Any
 
+    from .control import RunControl
+
 SHELL_TIMEOUT_EXIT_CODE = 124
 
+# How a pump ended.
+DONE = "done"
+DEADLINE = "deadline"
+CANCELLED = "cancelled"
 
-class Capture:
-    """Collects up to `cap` bytes; the rest is read and thrown away (never buffered)."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.truncated = False
-
-    def feed(self, data: bytes) -> None:
-        """Keeps what fits under the cap; notes the rest as truncated."""
-        room = self.cap - self.size
-        if room > 0:
-            self.parts.append(data[:room])
-            self.size += min(room, len(data))
-        if len(data) > room:
-            self.truncated = True
-
-    def text(self) -> str:
-        """The kept output as text, with a truncation marker when some was dropped."""
-        out = b"".join(self.parts).decode("utf-8", errors="replace")
-        if self.truncated:
-            out += f"\n[... output truncated at {self.cap} bytes ...]\n"
-        return out
+# A pipe's reader: takes each chunk read, and b"" once at end of file (what it returns is
+# ignored).
+Reader = Callable[[bytes], object]
 
 
-def pump_process(streams: dict[int, Capture], deadline: float, proc: Any) -> bool:
-    """Reads the child's pipes until both are at EOF and it has exited; False at `deadline`."""
-    open_fds = set(streams)
-    while open_fds:
-        wait = deadline - time.monotonic()
-        if wait <= 0:
-            return False
-        ready, _, _ = select.select(list(open_fds), [], [], min(wait, 0.5))
-        for fd in ready:
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if data:
-                streams[fd].feed(data)
-            else:
-                open_fds.discard(fd)
-    while proc.poll() is None:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-def pump_reply(
-    streams: dict[int, Capture], deadline: float, rep_fd: int, on_reply: Callable[[bytes], bool]
-) -> bool:
-    """Reads the kernel's pipes and its reply fd until `on_reply` says the reply is complete;
-    False at `deadline`. Whatever the kernel printed before replying is already in the pipes,
-    so they are drained once more at the end."""
-    fds = [*streams, rep_fd]
+def pump(
+    readers: Mapping[int, Reader],
+    deadline: float,
+    finished: Callable[[], bool],
+    control: RunControl | None = None,
+) -> str:
+    """Reads the pipes in `readers` (in their order: a reply pipe listed last is read after
+    the output that came before it) until `finished()` says so (DONE), `deadline` passes
+    (DEADLINE) or `control` is cancelled (CANCELLED)."""
+    open_fds = list(readers)
     while True:
+        if finished():
+            return DONE
+        if control is not None and control.cancelled:
+            return CANCELLED
         wait = deadline - time.monotonic()
         if wait <= 0:
-            return False
-        ready, _, _ = select.select(fds, [], [], min(wait, 0.5))
+            return DEADLINE
+        watch = [*open_fds, control.wake_fd] if control is not None else open_fds
+        # Every pipe at EOF: only a process's exit is awaited now, so poll it briefly.
+        slice_s = 0.5 if open_fds else 0.002
+        ready, _, _ = select.select(watch, [], [], min(wait, slice_s))
         for fd in ready:
+            if control is not None and fd == control.wake_fd:
+                control.clear_wake()
+                continue
             try:
                 data = os.read(fd, 65536)
             except BlockingIOError:
                 continue
             except OSError:
                 data = b""
-            if fd == rep_fd:
-                if on_reply(data):
-                    drain(streams)
-                    return True
-            elif data:
-                streams[fd].feed(data)
-            else:
-                fds.remove(fd)  # the kernel closed its stdout: it is going away
+            readers[fd](data)
+            if not data:
+                open_fds.remove(fd)
 
 
-def drain(streams: dict[int, Capture]) -> None:
-    """Reads whatever the pipes hold now, without waiting."""
-    for fd, cap in streams.items():
+def drain(readers: Mapping[int, Reader]) -> None:
+    """Reads whatever the pipes hold now, without waiting (EOF is not passed on)."""
+    for fd, reader in readers.items():
         while True:
             try:
                 r, _, _ = select.select([fd], [], [], 0)
@@ -120,7 +89,7 @@ def drain(streams: dict[int, Capture]) -> None:
                 break
             if not data:
                 break
-            cap.feed(data)
+            reader(data)
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -154,10 +123,20 @@ def run_process(
     timeout: float,
     cwd: str,
     env: dict[str, str],
+    output: Mapping[str, Reader],
+    *,
     stdin_data: bytes | None = None,
+    control: RunControl | None = None,
+    pass_fds: Sequence[int] = (),
+    extra_readers: Mapping[int, Reader] | None = None,
 ) -> JSONDict:
-    """Runs `argv` in its own process group until it ends or `timeout`; its output, exit code and
-    whether it timed out."""
+    """Runs `argv` in its own process group until it ends, `timeout` passes or `control` is
+    cancelled, handing its stdout and stderr to `output["stdout"]` and `output["stderr"]`.
+    Returns its exit code and whether it timed out or was cancelled (its group is killed
+    then).
+
+    `pass_fds` are handed to the child: the agent's copies are closed once it has them, so
+    that `extra_readers` (the read ends of such pipes) see their EOF when the child ends."""
     import subprocess
 
     try:
@@ -169,9 +148,14 @@ def run_process(
             cwd=cwd,
             env=env,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     except OSError as exc:
-        return {"stdout": "", "stderr": f"{argv[0]}: {exc.strerror}\n", "exit_code": 127}
+        output["stderr"](f"{argv[0]}: {exc.strerror}\n".encode())
+        return {"exit_code": 127, "timed_out": False, "cancelled": False}
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
     with CHILDREN_LOCK:
         CHILDREN.add(proc.pid)
     try:
@@ -180,43 +164,63 @@ def run_process(
             writer = threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin_data))
             writer.daemon = True
             writer.start()
-        return _collect(proc, timeout)
+        return _collect(proc, timeout, output, control, extra_readers or {})
     finally:
         with CHILDREN_LOCK:
             CHILDREN.discard(proc.pid)
 
 
-def _collect(proc: subprocess.Popen[bytes], timeout: float) -> JSONDict:
-    """Pumps the process's output until it ends, or kills its group at the deadline."""
+def _collect(
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    output: Mapping[str, Reader],
+    control: RunControl | None,
+    extra_readers: Mapping[int, Reader],
+) -> JSONDict:
+    """Pumps the process's output until it ends, or kills its group at the deadline or on
+    cancel."""
     assert proc.stdout is not None and proc.stderr is not None
-    out, err = Capture(CONFIG.max_output), Capture(CONFIG.max_output)
-    streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    readers = {proc.stdout.fileno(): output["stdout"], proc.stderr.fileno(): output["stderr"]}
+    readers.update(extra_readers)
+    at_eof: set[int] = set()
+
+    def reader_of(fd: int) -> Reader:
+        def read(data: bytes) -> None:
+            if data:
+                readers[fd](data)
+            else:
+                at_eof.add(fd)
+
+        return read
+
     deadline = time.monotonic() + timeout
-    finished = pump_process(streams, deadline, proc)
-    timed_out = False
-    if not finished:
-        # Still running at the deadline: the command, or something it started that still
-        # holds its output open. Both end here; a background job meant to outlive the call
-        # must redirect its output (`cmd > log 2>&1 &`).
-        timed_out = proc.poll() is None
+    if control is not None:
+        control.deadline = deadline
+    ended = pump(
+        {fd: reader_of(fd) for fd in readers},
+        deadline,
+        lambda: len(at_eof) == len(readers) and proc.poll() is not None,
+        control,
+    )
+    still_running = False
+    if ended != DONE:
+        # Still running at the deadline (or cancelled): the command, or something it
+        # started that still holds its output open. Both end here; a background job meant
+        # to outlive the call must redirect its output (`cmd > log 2>&1 &`).
+        still_running = proc.poll() is None
         kill_group(proc.pid)
-        drain(streams)
+        drain(readers)
     code = proc.wait()
-    if not finished:
+    if ended != DONE:
         wait_group_gone(proc.pid, GROUP_EXIT_TIMEOUT_S)  # after reaping the leader
     proc.stdout.close()
     proc.stderr.close()
+    timed_out = ended == DEADLINE and still_running
     if timed_out:
         code = SHELL_TIMEOUT_EXIT_CODE
     elif code < 0:
         code = 128 - code  # killed by a signal: the shell convention
-    return {
-        "stdout": out.text(),
-        "stderr": err.text(),
-        "exit_code": code,
-        "timed_out": timed_out,
-        "truncated": out.truncated or err.truncated,
-    }
+    return {"exit_code": code, "timed_out": timed_out, "cancelled": ended == CANCELLED}
 
 
 def _feed_stdin(pipe: Any, data: bytes) -> None:
@@ -234,7 +238,7 @@ def shell_env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def op_shell(req: JSONDict) -> JSONDict:
+def op_shell(req: JSONDict, control: RunControl) -> JSONDict:
     """`/bin/sh -c command` in a directory of the sandbox."""
     cwd_arg = req.get("cwd") or WORKSPACE
     try:
@@ -243,46 +247,18 @@ def op_shell(req: JSONDict) -> JSONDict:
         return {"stdout": "", "stderr": f"{exc}\n", "exit_code": 1}
     if not os.path.isdir(cwd):
         return {"stdout": "", "stderr": f"cwd is not a directory: {cwd_arg}\n", "exit_code": 1}
-    return run_process(
-        ["/bin/sh", "-c", req["command"]], float(req["timeout"]), cwd, shell_env(req.get("envs"))
-    )
-
-
-# --- javascript: one node process per call (python runs in the kernel: kernel_host) -------
-
-
-def op_javascript(req: JSONDict) -> JSONDict:
-    """One node process for a javascript cell; the reply has run_code's shape."""
-    if not CONFIG.node:
-        raise Unavailable("javascript is not available on this server (node is not installed)")
-    started = time.monotonic()
+    out, err = Capture(CONFIG.max_output), Capture(CONFIG.max_output)
     res = run_process(
-        [CONFIG.node, "-"],
+        ["/bin/sh", "-c", req["command"]],
         float(req["timeout"]),
-        CONFIG.real(WORKSPACE),
-        shell_env(None),
-        stdin_data=req["code"].encode("utf-8"),
+        cwd,
+        shell_env(req.get("envs")),
+        {"stdout": out.feed, "stderr": err.feed},
+        control=control,
     )
-    error = None
-    if res["timed_out"]:
-        error = f"TimeoutError: execution timed out after {req['timeout']:g}s"
-    elif res["exit_code"] != 0:
-        error = _js_error(res["stderr"]) or f"node exited with code {res['exit_code']}"
     return {
-        "stdout": [res["stdout"]] if res["stdout"] else [],
-        "stderr": [res["stderr"]] if res["stderr"] else [],
-        "results": [],
-        "error": error,
-        "execution_count": None,
-        "execution_time": time.monotonic() - started,
-        "timed_out": res["timed_out"],
-        "truncated": res["truncated"],
+        **res,
+        "stdout": out.text(),
+        "stderr": err.text(),
+        "truncated": out.truncated or err.truncated,
     }
-
-
-def _js_error(stderr: str) -> str | None:
-    for line in stderr.splitlines():
-        head = line.split(":", 1)[0]
-        if head.endswith(("Error", "Exception")) and " " not in head and ":" in line:
-            return line.strip()
-    return None

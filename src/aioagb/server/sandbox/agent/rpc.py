@@ -1,5 +1,13 @@
 """The agent's request loop: a thread per request, the OPS table from operation names to their
-handlers, and replies as JSON lines on stdout (see the package's docstring for the format)."""
+handlers, replies (and a streaming call's events) as JSON lines on stdout, and the
+notifications that steer running calls (see the package's docstring for the format).
+
+A request with `"stream": true` (run_code) answers with events before its reply, each
+`{"id", "event": {...}}`, spending the credits the request and later `credit`
+notifications grant (`control`). Notifications carry no id and get no reply:
+`{"op": "credit", "target": ID, "n": N}` and `{"op": "cancel", "target": ID}`; they are
+handled on the loop's own thread, so they reach a call however busy the others are.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +20,33 @@ from collections.abc import Callable
 
 from . import files
 from .config import CONFIG, confine_self
+from .control import CONTROLS, RunControl
 from .errors import FileError, Unavailable
 from .jsonlines import JSONDict, json_line, write_all
 from .kernel_host import KERNEL
-from .processes import CHILDREN, CHILDREN_LOCK, kill_group, op_javascript, op_shell
+from .languages import run_language
+from .metrics import op_metrics
+from .outputs import CellOutput
+from .processes import CHILDREN, CHILDREN_LOCK, kill_group, op_shell
 
 
-def op_run_code(req: JSONDict) -> JSONDict:
-    """A cell: python on the session's kernel, javascript on node."""
-    language = req["language"]
-    if language == "python":
-        return KERNEL.execute(req["code"], float(req["timeout"]))
-    if language == "javascript":
-        return op_javascript(req)
-    raise Unavailable(f"{language} is not available on this server")
+def op_run_code(req: JSONDict, control: RunControl) -> JSONDict:
+    """A cell: python on the session's kernel; javascript, java and r as processes."""
+    output = CellOutput(CONFIG.max_output, control)
+    if req["language"] == "python":
+        return KERNEL.execute(req["code"], float(req["timeout"]), output, control)
+    return run_language(req, output, control)
 
+
+# Operations that the server can steer while they run (cancel, credits).
+STEERED: dict[str, Callable[[JSONDict, RunControl], object]] = {
+    "shell": op_shell,
+    "run_code": op_run_code,
+}
 
 OPS: dict[str, Callable[[JSONDict], object]] = {
     "ping": lambda req: {"pid": os.getpid(), "uid": os.getuid()},
-    "shell": op_shell,
-    "run_code": op_run_code,
+    "metrics": op_metrics,
     "read_file": files.op_read_file,
     "write_file": files.op_write_file,
     "get_file_info": files.op_get_file_info,
@@ -48,20 +63,39 @@ OUT_LOCK = threading.Lock()
 
 
 def reply(msg: JSONDict) -> None:
-    """Writes one reply line to stdout (whole, however many threads reply at once)."""
+    """Writes one line to stdout (whole, however many threads reply at once)."""
     data = json_line(msg)
     with OUT_LOCK:
         write_all(1, data)
 
 
-def serve_one(req: JSONDict) -> None:
+def _control_for(req: JSONDict) -> RunControl:
+    """A steerable request's control, registered under its id before its thread starts (so
+    that no `cancel` can come too early to find it)."""
+    rid = req.get("id")
+    send = None
+    if req.get("stream"):
+
+        def send(event: JSONDict) -> None:
+            reply({"id": rid, "event": event})
+
+    control = RunControl(send, int(req.get("credits") or 0))
+    CONTROLS.add(rid, control)
+    return control
+
+
+def serve_one(req: JSONDict, control: RunControl | None = None) -> None:
     """Runs one request and replies, with a result or with the kind of its failure."""
     rid = req.get("id")
+    name = str(req.get("op"))
     try:
-        op = OPS.get(str(req.get("op")))
-        if op is None:
+        if control is not None:
+            result = STEERED[name](req, control)
+        elif name in OPS:
+            result = OPS[name](req)
+        else:
             raise Unavailable(f"unknown operation {req.get('op')!r}")
-        reply({"id": rid, "ok": True, "result": op(req)})
+        reply({"id": rid, "ok": True, "result": result})
     except FileError as exc:
         reply({"id": rid, "ok": False, "kind": "file", "error": str(exc)})
     except Unavailable as exc:
@@ -69,6 +103,24 @@ def serve_one(req: JSONDict) -> None:
     except Exception as exc:
         traceback.print_exc()
         reply({"id": rid, "ok": False, "kind": "internal", "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        if control is not None:
+            CONTROLS.remove(rid)
+            control.close()
+
+
+def notify(req: JSONDict) -> None:
+    """A `credit` or `cancel` for a running call; one for a call that has ended is moot."""
+    control = CONTROLS.get(req.get("target"))
+    if control is None:
+        return
+    if req["op"] == "credit":
+        control.grant(int(req.get("n") or 0))
+    else:
+        control.cancel()
+
+
+NOTIFICATIONS = frozenset({"credit", "cancel"})
 
 
 def shutdown() -> None:
@@ -98,8 +150,14 @@ def agent_main(config: JSONDict) -> None:
             line, buf = buf.split(b"\n", 1)
             try:
                 req = json.loads(line)
+                if not isinstance(req, dict):
+                    raise ValueError
             except ValueError:
                 reply({"id": None, "ok": False, "kind": "internal", "error": "bad request"})
                 continue
-            worker = threading.Thread(target=serve_one, args=(req,), daemon=True)
+            if req.get("op") in NOTIFICATIONS:
+                notify(req)
+                continue
+            control = _control_for(req) if req.get("op") in STEERED else None
+            worker = threading.Thread(target=serve_one, args=(req, control), daemon=True)
             worker.start()
