@@ -1,8 +1,8 @@
 """`python3 -m benchmarks [--quick] [--json out.json]`: every benchmark, one table.
 
-Starts AGB Local in its own process (three times: with the injected latency and a null
-sandbox, without latency for the overhead, and with real sandboxes), runs batch, overhead,
-server and pool, prints a markdown table with medians, ratios and each target met or not,
+Starts AGB Local in its own process (with the injected latency and a null sandbox, without
+latency for the overhead, and with real sandboxes), runs batch, overhead, server, pool and
+transfer, prints a markdown table with medians, ratios and each target met or not,
 and writes the raw numbers as JSON. Missed targets are reported, never an error: the exit
 status is non-zero only when a benchmark itself fails.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from . import agb_local, batch, overhead, pool
+from . import agb_local, batch, overhead, pool, transfer
 from ._server import NO_LATENCY, Latency, running_server
 from ._stats import median
 from .report import Row, machine, machine_line, table
@@ -39,6 +39,7 @@ class Sizes:
     run_code_calls: int = 500
     idle_sessions: int = 1_000
     pool_gets: int = 200
+    transfer_bytes: int = 1_000_000_000  # 1 GB up and down (twice each: context, session)
 
 
 QUICK = Sizes(
@@ -52,6 +53,7 @@ QUICK = Sizes(
     run_code_calls=50,
     idle_sessions=100,
     pool_gets=20,
+    transfer_bytes=64 * 1024 * 1024,
 )
 
 
@@ -68,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("batch", "overhead", "server", "pool"),
+        choices=("batch", "overhead", "server", "pool", "transfer"),
         help="run only these sections (repeatable)",
     )
     return parser.parse_args(argv)
@@ -150,6 +152,12 @@ def run_pool(sizes: Sizes, latency: Latency) -> dict[str, Any]:
         return pool.run(server, sizes.pool_gets)
 
 
+def run_transfer(sizes: Sizes) -> dict[str, Any]:
+    with running_server(NO_LATENCY) as server:
+        log(f"transfer: {sizes.transfer_bytes / 1e6:.0f} MB up and down, client in its own process")
+        return transfer.run(server, sizes.transfer_bytes)
+
+
 def _s(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
@@ -176,6 +184,8 @@ def rows_for(results: dict[str, Any]) -> list[Row]:
         )
     if "server" in results:
         rows += _server_rows(results["server"])
+    if "transfer" in results:
+        rows += _transfer_rows(results["transfer"])
     if "pool" in results:
         p = results["pool"]
         rows.append(
@@ -268,11 +278,40 @@ def _server_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _transfer_rows(t: dict[str, Any]) -> list[Row]:
+    size = f"{t['bytes'] / 1e6:.0f} MB"
+    growth = t["rss_growth_bytes"] / 2**20
+    rows = [
+        Row(
+            f"transfer: {size} {what} ({how})",
+            f"{t[f'{key}_mb_s']:.0f} MB/s",
+            f"{t[f'{key}_s']:.1f} s",
+        )
+        for key, what, how in (
+            ("context_upload", "up", "agb.context.upload_file: PUT"),
+            ("context_download", "down", "agb.context.download_file: GET"),
+            ("session_upload", "up", "session.file.upload: PUT + sync into the session"),
+            ("session_download", "down", "session.file.download: sync out + GET"),
+        )
+    ]
+    rows.append(
+        Row(
+            f"transfer: client peak RSS over the {size} transfers",
+            f"+{growth:.1f} MiB",
+            f"{t['rss_before_transfers_bytes'] / 2**20:.0f} MiB before, "
+            f"{t['peak_rss_bytes'] / 2**20:.0f} MiB peak",
+            target="<= 64 MiB growth",
+            met=growth <= 64,
+        )
+    )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sizes_from(args)
     latency = Latency(args.create_latency, args.tool_latency, args.release_latency)
-    sections = args.only or ["batch", "overhead", "server", "pool"]
+    sections = args.only or ["batch", "overhead", "server", "pool", "transfer"]
     info = machine()
     log(f"machine: {machine_line(info)}")
     started = time.perf_counter()
@@ -285,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         results["server"] = run_server(sizes)
     if "pool" in sections:
         results["pool"] = run_pool(sizes, latency)
+    if "transfer" in sections:
+        results["transfer"] = run_transfer(sizes)
     rows = rows_for(results)
     mode = "quick" if args.quick else "full"
     print(f"\nMachine: {machine_line(info)}")

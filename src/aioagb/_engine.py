@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+import aiohttp
 import stamina
 
 from . import _protocol as p
@@ -54,6 +55,7 @@ class Engine:
             "User-Agent": f"aioagb/{__version__}",
         }
         self._closed = False
+        self._own_http: aiohttp.ClientSession | None = None  # see http_session()
 
     @property
     def closed(self) -> bool:
@@ -69,7 +71,28 @@ class Engine:
         """Refuse further requests and close the transport. Safe to call twice."""
         if not self._closed:
             self._closed = True
-            await self.transport.aclose()
+            own, self._own_http = self._own_http, None
+            try:
+                await self.transport.aclose()
+            finally:
+                if own is not None:
+                    await own.close()
+
+    def http_session(self) -> aiohttp.ClientSession:
+        """An aiohttp session for plain HTTP outside the protocol: the PUT and GET of
+        pre-signed file URLs (§14), which carry no authorization header. The transport's own
+        session when it has one (`AiohttpTransport.client_session()`), else one made on first
+        use and closed with the client."""
+        if self._closed:
+            raise ClientClosedError("This AsyncAGB client is closed; create a new one.")
+        shared = getattr(self.transport, "client_session", None)
+        if callable(shared):
+            session = shared()
+            if isinstance(session, aiohttp.ClientSession):
+                return session
+        if self._own_http is None:
+            self._own_http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        return self._own_http
 
     async def expect(
         self,

@@ -27,6 +27,8 @@ from ._protocol.replies import (
 )
 from ._protocol.requests import create_session, get_session_status, release_session
 from ._retry import stamina_backoff
+from ._sync import wait_for_initial_sync
+from .context_sync import mounted
 from .errors import (
     AGBError,
     ClientClosedError,
@@ -75,7 +77,28 @@ class Lifecycle:
         A create whose outcome is unknown (5xx without a session id, a dropped connection) is
         cleaned up through its token and tried again with a new token, with stamina's
         backoff, up to `RetryPolicy.attempts` times. Timeouts and cancellation are not retried.
+
+        With mounted contexts, it then waits for their download (`_sync`), as the official
+        client does. The session exists by then: if the wait is cancelled (or the client
+        closed), the session is deleted, shielded, before the cancellation goes on.
         """
+        created = await self._create_retrying(params)
+        if mounted(params.context_syncs):
+            try:
+                await wait_for_initial_sync(self.engine, created.data.session_id)
+            except BaseException:
+                await self._delete_created(created.data.session_id)
+                raise
+        return created
+
+    async def _delete_created(self, session_id: str) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.timeouts.cleanup):
+            try:
+                await self.delete_quietly(session_id)
+            except ClientClosedError:
+                logger.warning("session %s may still exist: the client is closed", session_id)
+
+    async def _create_retrying(self, params: CreateSessionParams) -> Created:
         policy = self.engine.retry
         try:
             async for attempt in stamina.retry_context(
@@ -90,8 +113,13 @@ class Lifecycle:
     async def _create_once(self, params: CreateSessionParams) -> Created:
         token = self.orphans.new_token()
         labels = {**params.labels, **self.orphans.labels(token)}
+        mounts = [
+            (sync.context_id, sync.path, sync.policy.to_dict())
+            for sync in params.context_syncs
+            if sync.policy is not None  # a sync without a policy mounts nothing (§13.6)
+        ]
         request = create_session(
-            params.image_id, labels, params.idle_release_timeout, params.policy_id
+            params.image_id, labels, params.idle_release_timeout, params.policy_id, mounts
         )
         try:
             reply = await self.engine.send(request)

@@ -155,3 +155,10 @@ def check_edits(edits: object) -> list[dict[str, str]]:
             raise fail("each edit needs a non-empty string oldText and a string newText")
         checked.append({"oldText": old, "newText": new})
     return checked
+
+
+def check_flag(name: str, value: object) -> bool:
+    """A bool argument: 1, "yes" and None are refused rather than read as true or false."""
+    if not isinstance(value, bool):
+        raise fail(f"{name} must be a bool, got {value!r}")
+    return value

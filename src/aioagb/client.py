@@ -12,7 +12,7 @@ through `_many`, each handed what it needs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,8 @@ from ._protocol.replies import (
 )
 from ._results import seed
 from ._retry import RetryPolicy
+from .context import ContextService
+from .context_sync import ContextSync
 from .errors import (
     AGBError,
     APIError,
@@ -107,6 +109,8 @@ class AsyncAGB:
         # The lower layers (requests, creates and deletes) for sessions made from this
         # client: `AsyncSession(agb, id)` takes them from here.
         self.lifecycle = Lifecycle(engine, timeouts)
+        # The API key's contexts (docs/guides/persistence.md): the official `agb.context`.
+        self.context = ContextService(engine)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -180,11 +184,18 @@ class AsyncAGB:
 
     # --- create ------------------------------------------------------------------------------
 
-    def _session_for(self, data: SessionData, image_id: str = "") -> AsyncSession:
+    def _session_for(
+        self,
+        data: SessionData,
+        image_id: str = "",
+        context_syncs: Sequence[ContextSync] = (),
+    ) -> AsyncSession:
         """A handle with what the server said about the session (create or getSession)."""
         fields = attrs.asdict(data)
         del fields["session_id"], fields["status"]
-        return AsyncSession(self, data.session_id, image_id=image_id, **fields)
+        return AsyncSession(
+            self, data.session_id, image_id=image_id, context_syncs=context_syncs, **fields
+        )
 
     async def create(self, params: CreateSessionParams | None = None) -> SessionResult:
         """Create a session (seed parity: a result, `success` False on failure)."""
@@ -193,7 +204,7 @@ class AsyncAGB:
 
     async def _create(self, params: CreateSessionParams) -> SessionResult:
         created = await self.lifecycle.create(params)
-        session = self._session_for(created.data, params.image_id)
+        session = self._session_for(created.data, params.image_id, params.context_syncs)
         return SessionResult(request_id=created.request_id, success=True, session=session)
 
     async def open_session(self, params: CreateSessionParams | None = None) -> AsyncSession:
@@ -211,7 +222,7 @@ class AsyncAGB:
                 code=exc.code,
                 http_status=exc.http_status,
             ) from exc
-        return self._session_for(created.data, params.image_id)
+        return self._session_for(created.data, params.image_id, params.context_syncs)
 
     @asynccontextmanager
     async def session(
@@ -222,6 +233,25 @@ class AsyncAGB:
         The body's exception propagates unchanged; a failed delete is logged and attached to
         it as a note. Without a body exception, a failed delete raises SessionDeleteError.
         Deletion runs shielded from cancellation, bounded by `cleanup_timeout`.
+
+        With `params.context_syncs`, entering waits until the contexts are downloaded into
+        the session, and leaving uploads each mount whose policy auto-uploads
+        (`UploadPolicy(auto_upload=True)`, the default), then deletes the session, as the
+        cloud does before it releases one:
+
+        * the body ended normally: the upload is awaited (SyncContext, then polling, up to
+          150 x 1.5 s) and may be cancelled; if it fails, the session is still deleted and
+          `ContextSyncError` is raised: the last changes may not be in the context.
+        * the body raised: the files are uploaded as they are (a half-done step included),
+          shielded and bounded by `cleanup_timeout`; the body's exception propagates, with
+          an upload failure attached as a note.
+        * the body was cancelled: the same, shielded, so what the body wrote before the
+          cancellation is saved when the upload fits in `cleanup_timeout`; the cancellation
+          propagates. Past that bound the session is deleted anyway (the cloud's own
+          upload-before-release still applies there).
+
+        Mounts with `auto_upload=False` are never uploaded: their files in the session are
+        lost with it.
         """
         session = await self.open_session(params)
         async with session:
@@ -395,11 +425,12 @@ class AsyncAGB:
         except AGBError as exc:
             raise exc.prefixed(prefix) from exc.__cause__
 
-    async def delete(self, session: AsyncSession) -> DeleteResult:
-        """Delete a session and wait until the server reports it gone (seed parity)."""
+    async def delete(self, session: AsyncSession, sync_context: bool = False) -> DeleteResult:
+        """Delete a session and wait until the server reports it gone (seed parity);
+        `sync_context=True` uploads its mounted contexts first (`session.delete`)."""
         if not isinstance(session, AsyncSession):
             raise v.fail(f"session must be an AsyncSession, got {type(session).__name__}")
-        return await session.delete()
+        return await session.delete(sync_context=sync_context)
 
 
 def _check_params(params: object) -> CreateSessionParams:

@@ -200,3 +200,19 @@ class PoolClosedError(AGBError):
 
 class PoolTimeoutError(AGBError, TimeoutError):
     """No session became free within the pool's `acquire_timeout`."""
+
+
+class ContextSyncError(SessionError):
+    """A context sync of a session failed (a task reported `Failed`) or did not finish in
+    time: the files may not be where the sync was to put them. `details["context_status_data"]`
+    holds the tasks as last read, when there are any."""
+
+
+class FileTransferError(SessionError):
+    """A file upload or download through a pre-signed URL failed: the PUT or GET did not
+    succeed, or the local file is missing or could not be written."""
+
+
+class ClearanceTimeoutError(AGBError, TimeoutError):
+    """`agb.context.clear()` did not see the context become available in time (the
+    official name; the clearing may still finish on the server)."""

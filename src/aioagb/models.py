@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import attrs
 
 from ._validate import check_create_params, check_labels
+from .context_sync import ContextSync, check_context_syncs
 from .errors import AGBError
 
 if TYPE_CHECKING:
@@ -34,12 +35,18 @@ class CreateSessionParams:
     `idle_release_timeout` is the **idle-release** timeout in seconds: the server deletes the
     session after that long without requests (cloud default 300 s). It is neither the request
     timeout (`AsyncAGB(timeout=...)`) nor an execution timeout (`code.run(timeout_s=...)`).
+
+    `context_syncs` mounts contexts in the session (docs/guides/persistence.md): create waits
+    until their files are downloaded, and leaving `agb.session(params)` uploads the mounts
+    whose policy auto-uploads before the session is deleted. A `ContextSync` without a policy
+    mounts nothing and is left out, as in the official SDK.
     """
 
     image_id: str
     labels: dict[str, str] = attrs.field(factory=dict, converter=_labels)
     idle_release_timeout: int | None = None
     policy_id: str | None = None
+    context_syncs: list[ContextSync] = attrs.field(factory=list, converter=check_context_syncs)
 
     def __attrs_post_init__(self) -> None:
         check_create_params(self.image_id, self.labels, self.idle_release_timeout, self.policy_id)
@@ -280,6 +287,191 @@ class FileSearchResult(ApiResponse):
     """`file.search`: the matching paths."""
 
     matches: list[str] = attrs.field(factory=list)
+
+
+# --- contexts (§13), their sync (§13.7, §13.8), file transfer (§14), file changes (§16.3) ---
+
+
+@attrs.define(slots=True)
+class Context:
+    """A context: a named file store of the API key that sessions mount (§13). Mutable,
+    unlike the results: the official `update()` example renames one in place
+    (`context.name = "new"; await agb.context.update(context)`)."""
+
+    id: str
+    name: str
+    created_at: str | None = None
+    last_used_at: str | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ContextResult(ApiResponse):
+    """`agb.context.get()` / `create()`: the context and its id."""
+
+    context_id: str = ""
+    context: Context | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ContextListResult(ApiResponse):
+    """One page of `agb.context.list()`; `next_token` is None on the last page."""
+
+    contexts: list[Context] = attrs.field(factory=list)
+    next_token: str | None = None
+    max_results: int | None = None
+    total_count: int | None = None
+
+
+@attrs.frozen(slots=True)
+class ContextListParams:
+    """A page of `agb.context.list()`: `max_results` per page (default 10) and the
+    `next_token` of the previous page."""
+
+    max_results: int | None = None
+    next_token: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ContextFileEntry:
+    """A file stored in a context (`agb.context.list_files()`)."""
+
+    file_id: str = ""
+    file_name: str = ""
+    file_path: str = ""
+    file_type: str | None = None
+    gmt_create: str | None = None
+    gmt_modified: str | None = None
+    size: int | None = None
+    status: str | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ContextFileListResult(ApiResponse):
+    """The files directly under a folder of a context; `count` is the total."""
+
+    entries: list[ContextFileEntry] = attrs.field(factory=list)
+    count: int | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FileUrlResult(ApiResponse):
+    """A pre-signed URL for one file of a context (PUT to upload, GET to download), and when
+    it expires (`expire_time`, as the server gives it)."""
+
+    url: str = ""
+    expire_time: int | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ClearContextResult(ApiResponse):
+    """`agb.context.clear*()`: `status` is `"clearing"` while files are deleted and
+    `"available"` when the context is empty and usable again."""
+
+    status: str | None = None
+    context_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ContextStatusData:
+    """One sync task of a session (§13.7): a mount's download or upload and its status
+    (`Success` and `Failed` are the terminal ones)."""
+
+    context_id: str = ""
+    path: str = ""
+    error_message: str = ""
+    status: str = ""
+    start_time: int = 0
+    finish_time: int = 0
+    task_type: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ContextInfoResult(ApiResponse):
+    """`session.context.info()`: the session's sync tasks."""
+
+    context_status_data: list[ContextStatusData] = attrs.field(factory=list)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ContextSyncResult(ApiResponse):
+    """`session.context.sync()`: whether the sync was started and (without a callback)
+    finished without a failed task."""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class UploadResult(ApiResponse):
+    """`session.file.upload()`: the two request ids (upload URL, sync), the PUT's HTTP
+    status and ETag, and the bytes sent. `request_id` is the last request's id."""
+
+    request_id_upload_url: str | None = None
+    request_id_sync: str | None = None
+    http_status: int | None = None
+    etag: str | None = None
+    bytes_sent: int = 0
+    path: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DownloadResult(ApiResponse):
+    """`session.file.download()`: the two request ids (sync, download URL), the GET's HTTP
+    status, the bytes received and where they were written."""
+
+    request_id_download_url: str | None = None
+    request_id_sync: str | None = None
+    http_status: int | None = None
+    bytes_received: int = 0
+    path: str = ""
+    local_path: str = ""
+
+
+@attrs.frozen(slots=True)
+class FileChangeEvent:
+    """One change in a watched directory: `event_type` is `create`, `modify` or `delete`,
+    `path_type` is `file` or `directory`."""
+
+    event_type: str = ""
+    path: str = ""
+    path_type: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """The event as the wire has it (§4.5)."""
+        return {"eventType": self.event_type, "path": self.path, "pathType": self.path_type}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> FileChangeEvent:
+        """An event from its wire form; missing keys are empty."""
+        return cls(
+            event_type=str(data.get("eventType", "")),
+            path=str(data.get("path", "")),
+            path_type=str(data.get("pathType", "")),
+        )
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FileChangeResult(ApiResponse):
+    """The changes in a directory since the previous poll (`get_file_change`)."""
+
+    events: list[FileChangeEvent] = attrs.field(factory=list)
+    raw_data: str = ""
+
+    def has_changes(self) -> bool:
+        """Whether any change was reported."""
+        return bool(self.events)
+
+    def get_modified_files(self) -> list[str]:
+        """Paths of the files modified."""
+        return self._files("modify")
+
+    def get_created_files(self) -> list[str]:
+        """Paths of the files created."""
+        return self._files("create")
+
+    def get_deleted_files(self) -> list[str]:
+        """Paths of the files deleted."""
+        return self._files("delete")
+
+    def _files(self, event_type: str) -> list[str]:
+        return [e.path for e in self.events if e.event_type == event_type and e.path_type == "file"]
 
 
 # --- streaming (§5.2) ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
@@ -23,7 +23,9 @@ from ._protocol import requests as rq
 from ._protocol.payloads import parse_metrics
 from ._protocol.replies import Reply, labels_from, reply_error, tool_list_entries, tool_list_from
 from ._results import seed
-from .errors import AGBError, ServerError, SessionDeleteError
+from ._sync import SYNC_POLL_ATTEMPTS, SYNC_POLL_INTERVAL_S
+from .context_sync import ContextSync, mounted
+from .errors import AGBError, ContextSyncError, ServerError, SessionDeleteError
 from .models import (
     DeleteResult,
     EnhancedCodeExecutionResult,
@@ -36,6 +38,7 @@ from .models import (
 )
 from .modules import Code, Command, FileSystem
 from .modules._channel import SessionChannel
+from .modules.context import ContextManager
 from .modules.stream import StreamEndpoint, StreamSocket
 
 if TYPE_CHECKING:
@@ -70,6 +73,7 @@ class AsyncSession:
         ws_url: str = "",
         token: str = "",
         tool_list: str = "",
+        context_syncs: Sequence[ContextSync] = (),
     ) -> None:
         self.agb = agb
         self.session_id = v.check_session_id(session_id)
@@ -87,6 +91,11 @@ class AsyncSession:
         self.command = Command(self._channel)
         self.file = FileSystem(self._channel)
         self._deleted = False
+        # Persistence (docs/guides/persistence.md): the contexts this session mounted, which
+        # leaving `async with` uploads when their policy says so.
+        self.context = ContextManager(self._channel)
+        self.context_syncs: tuple[ContextSync, ...] = tuple(mounted(context_syncs))
+        self._upload_attempted = False
 
     def __repr__(self) -> str:
         return f"AsyncSession(session_id={self.session_id!r}, image_id={self.image_id!r})"
@@ -221,8 +230,21 @@ class AsyncSession:
         }
         return OperationResult(request_id=reply.request_id, success=True, data=labels)
 
-    async def delete(self) -> DeleteResult:
-        """Release the session and wait until the server reports it gone (§3.7)."""
+    async def delete(self, sync_context: bool = False) -> DeleteResult:
+        """Release the session and wait until the server reports it gone (§3.7).
+
+        `sync_context=True` first uploads every mounted context (SyncContext, then its
+        polling, §13.8), as the official client does; whatever its outcome (a failure is
+        logged), the session is then deleted."""
+        v.check_flag("sync_context", sync_context)
+        if sync_context:
+            synced = await self.context.sync()
+            if not synced.success:
+                logger.warning(
+                    "session %s: context sync before delete failed: %s",
+                    self.session_id,
+                    synced.error_message,
+                )
         return await seed(DeleteResult, self._delete())
 
     async def _delete(self) -> DeleteResult:
@@ -335,11 +357,29 @@ class AsyncSession:
         """Delete the session on every way out: shielded from cancellation and bounded by
         the client's `cleanup_timeout`. The body's exception propagates unchanged, a failed
         delete attached to it as a note; without one, a failed delete raises
-        `SessionDeleteError`."""
+        `SessionDeleteError`.
+
+        A session created with `context_syncs` first uploads the mounts whose policy
+        auto-uploads (see `agb.session()` for what happens to the data on each way out)."""
         await self._close_after(exc)
 
     async def _close_after(self, body_error: BaseException | None) -> None:
-        """`__aexit__`'s work: delete the session after a body that raised `body_error`."""
+        """`__aexit__`'s work: upload the mounts that auto-upload, then delete the session,
+        after a body that raised `body_error`."""
+        try:
+            upload_failure = await self._upload_before_release(body_error)
+        except BaseException as interrupted:  # cancelled while uploading after a clean body
+            await self._close_after(interrupted)
+            raise
+        if upload_failure is not None:
+            if body_error is None:
+                try:
+                    await self._close_after(None)
+                except AGBError as delete_failure:
+                    add_note(upload_failure, f"aioagb: {delete_failure}")
+                raise upload_failure
+            logger.warning("session %s: %s", self.session_id, upload_failure)
+            add_note(body_error, f"aioagb: {upload_failure}")
         failure: AGBError | None = None
         bound = self._lifecycle.timeouts.cleanup
         with anyio.move_on_after(bound, shield=True) as scope:
@@ -359,6 +399,45 @@ class AsyncSession:
             raise failure
         logger.warning("could not delete session %s: %s", self.session_id, failure)
         add_note(body_error, f"aioagb: deleting session {self.session_id} failed: {failure}")
+
+    async def _upload_before_release(self, body_error: BaseException | None) -> AGBError | None:
+        """Upload the mounts whose policy auto-uploads (SyncContext `mode=upload` for each,
+        then its polling), once; the failure, if any. After a clean body the upload may take
+        its polling's time (150 x 1.5 s) and is cancellable; after a body that raised or was
+        cancelled it is shielded and bounded by `cleanup_timeout`."""
+        mounts = [m for m in self.context_syncs if _auto_uploads(m)]
+        if not mounts or self._upload_attempted or self._deleted:
+            return None
+        self._upload_attempted = True
+        if body_error is None:
+            return await self._upload_mounts(mounts)
+        bound = self._lifecycle.timeouts.cleanup
+        with anyio.move_on_after(bound, shield=True) as scope:
+            failure = await self._upload_mounts(mounts)
+        if scope.cancelled_caught:
+            return ContextSyncError(
+                f"Uploading the contexts of session {self.session_id} took longer than "
+                f"{bound:g} s; the last changes may not be saved"
+            )
+        return failure
+
+    async def _upload_mounts(self, mounts: Sequence[ContextSync]) -> AGBError | None:
+        for mount in mounts:
+            try:
+                await self.context._sync(
+                    mount.context_id,
+                    mount.path,
+                    p.SYNC_UPLOAD,
+                    SYNC_POLL_ATTEMPTS,
+                    SYNC_POLL_INTERVAL_S,
+                )
+            except AGBError as exc:
+                return exc.prefixed(f"uploading context {mount.context_id} from {mount.path}: ")
+        return None
+
+
+def _auto_uploads(sync: ContextSync) -> bool:
+    return sync.policy is not None and sync.policy.upload_policy.auto_upload
 
 
 def _call_timeout(

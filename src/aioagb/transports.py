@@ -112,7 +112,7 @@ class Transport(Protocol):
         ...
 
 
-Handler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
+MockHandler = Callable[[TransportRequest], "TransportResponse | Awaitable[TransportResponse]"]
 
 
 class MockTransport:
@@ -122,7 +122,7 @@ class MockTransport:
     network failure. `requests` keeps every request sent, in order.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: MockHandler) -> None:
         self._handler = handler
         self.requests: list[TransportRequest] = []
         self.closed = False

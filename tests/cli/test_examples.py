@@ -34,6 +34,10 @@ EXPECTED = {
         "a body that is not JSON -> 422",
     ],
     "agent_loop.py": ["NameError", "alice: The mean is 2.5.", "bob: The mean is 15."],
+    "persistent_agent.py": [
+        "this run found 2 earlier note(s)",
+        "notes: ['run 1 was here', 'run 2 was here', 'run 3 was here']",
+    ],
     "observability.py": [
         "live sessions while working: 3",
         "live sessions afterwards: 0",

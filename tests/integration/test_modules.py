@@ -72,6 +72,21 @@ async def test_text_files_round_trip_in_chunks(session: AsyncSession) -> None:
     assert (await session.file.read("/workspace/big.txt")).content == big + "tail"
 
 
+async def test_a_multi_chunk_overwrite_replaces_an_existing_file(session: AsyncSession) -> None:
+    """The chunks go to a staging file that then replaces the old file in one rename (it
+    used to be a move_file onto the existing path, which the server refuses), through a
+    symlink to its target, keeping the file's mode."""
+    await session.file.write("/workspace/old.txt", "old\n")
+    await session.command.execute("chmod 640 old.txt && ln -s old.txt link.txt")
+    new = "n" * 120_000
+    written = await session.file.write("/workspace/link.txt", new)
+    assert written.success, written.error_message
+    assert (await session.file.read("/workspace/old.txt")).content == new
+    listing = await session.command.execute("stat -c '%a %F %n' old.txt link.txt; ls -a")
+    assert "640 regular file old.txt" in listing.stdout
+    assert "symbolic link link.txt" in listing.stdout and ".part" not in listing.stdout
+
+
 async def test_binary_files(session: AsyncSession) -> None:
     made = await session.command.execute(
         "head -c 200000 /dev/urandom > /tmp/blob.bin && sha256sum /tmp/blob.bin",

@@ -156,7 +156,8 @@ def test_misuse_is_a_clear_setup_error(pytester: pytest.Pytester) -> None:
 
         @pytest.mark.asyncio
         @pytest.mark.anyio
-        async def test_under_both_runners(agb):
+        @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # whatever else is installed
+        async def test_under_both_runners(agb, anyio_backend):
             pass
         """
     )

@@ -135,3 +135,24 @@ async def test_workspace_quota_is_checked_on_write(sandbox: LocalSandbox) -> Non
         await sandbox.write_file("/workspace/small.txt", "x" * 8_000_000, "append")
     # Overwriting counts the old size as freed.
     await sandbox.write_file("/workspace/small.txt", "x" * 2_000_000, "overwrite")
+
+
+async def test_writes_replace_whole_files_and_keep_their_permissions(
+    sandbox: LocalSandbox,
+) -> None:
+    """Overwrites and edits go through a staging file renamed into place (issue 16, point
+    2): the file keeps its mode, a read-only file stays unwritten, and no staging file stays."""
+    await sandbox.write_file("/workspace/run.sh", "echo one\n", "overwrite")
+    await sandbox.shell("chmod 750 run.sh", 10)
+    await sandbox.write_file("/workspace/run.sh", "echo two\n", "overwrite")
+    await sandbox.edit_file("/workspace/run.sh", [FileEdit("two", "three")], dry_run=False)
+    assert (await sandbox.get_file_info("/workspace/run.sh")).permissions == "750"
+    assert (await sandbox.shell("./run.sh", 10)).stdout == "three\n"
+    await sandbox.write_file("/workspace/frozen.txt", "kept", "overwrite")
+    await sandbox.shell("chmod 444 frozen.txt", 10)
+    for mode in ("overwrite", "append"):
+        with pytest.raises(SandboxFileError, match=r"Permission denied: /workspace/frozen\.txt"):
+            await sandbox.write_file("/workspace/frozen.txt", "lost", mode)
+    assert await sandbox.read_file("/workspace/frozen.txt", 0, 100) == b"kept"
+    listed = (await sandbox.shell("ls -A", 10)).stdout.split()  # in the workspace
+    assert sorted(listed) == ["frozen.txt", "run.sh"]

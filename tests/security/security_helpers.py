@@ -10,11 +10,12 @@ import json
 import logging
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import anyio.from_thread
@@ -198,22 +199,70 @@ class WellFormedClient:
         return self.rounds, len(self.errors)
 
 
+# Runs `python -m aioagb.server` after lowering the soft open-file limit to argv[1], as a
+# login shell's default of 1,024 would leave it (the hard limit is kept).
+_WITH_SOFT_FILE_LIMIT = (
+    "import os, resource, sys; "
+    "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), hard)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'aioagb.server', *sys.argv[2:]])"
+)
+
+
+def _serve_command(
+    key: str, flags: tuple[str, ...], soft_file_limit: int | None = None
+) -> list[str]:
+    args = ["--port", "0", "--api-key", key, *flags]
+    if soft_file_limit is not None:
+        return [sys.executable, "-c", _WITH_SOFT_FILE_LIMIT, str(soft_file_limit), *args]
+    return [sys.executable, "-m", "aioagb.server", *args]
+
+
+async def _endpoint_of(process: Process) -> str:
+    """The endpoint a starting `aioagb serve` prints."""
+    assert process.stdout is not None
+    seen = b""
+    with anyio.fail_after(30):
+        while b"listening on" not in seen or not seen.endswith(b"\n"):
+            seen += await process.stdout.receive()
+    endpoint = re.search(rb"listening on (http://\S+)", seen)
+    assert endpoint is not None, seen
+    return endpoint.group(1).decode()
+
+
 @contextlib.asynccontextmanager
-async def serve_process(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+async def serve_process(
+    key: str,
+    *flags: str,
+    soft_file_limit: int | None = None,
+    stderr: int | IO[bytes] | None = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[tuple[Process, str]]:
     """`python -m aioagb.server` as its own process (its memory measurable alone); yields
-    the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM."""
-    command = [sys.executable, "-m", "aioagb.server", "--port", "0", "--api-key", key, *flags]
-    async with await anyio.open_process(command) as process:
-        assert process.stdout is not None
-        seen = b""
-        with anyio.fail_after(30):
-            while b"listening on" not in seen or not seen.endswith(b"\n"):
-                seen += await process.stdout.receive()
-        endpoint = re.search(rb"listening on (http://\S+)", seen)
-        assert endpoint is not None, seen
+    the process and its endpoint, and checks it stops cleanly (exit 0) on SIGTERM.
+    `soft_file_limit` starts it with that soft open-file limit; `stderr` is where its log
+    goes (a pipe nobody reads holds only 64 KiB: pass a file for a chatty server)."""
+    command = _serve_command(key, flags, soft_file_limit)
+    async with await anyio.open_process(command, stderr=stderr, env=env) as process:
+        endpoint = await _endpoint_of(process)
         try:
-            yield process, endpoint.group(1).decode()
+            yield process, endpoint
         finally:
-            process.terminate()
-            with anyio.fail_after(60):
-                assert await process.wait() == 0
+            if process.returncode is None:  # not already ended by the test itself
+                process.terminate()
+                with anyio.fail_after(60):
+                    assert await process.wait() == 0
+
+
+@contextlib.asynccontextmanager
+async def killable_server(key: str, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+    """`python -m aioagb.server` as its own process, for the test to kill as it likes
+    (SIGKILL: no shutdown work at all); killed at the end if it still runs."""
+    async with await anyio.open_process(_serve_command(key, flags)) as process:
+        try:
+            yield process, await _endpoint_of(process)
+        finally:
+            if process.returncode is None:
+                process.kill()
+            with anyio.CancelScope(shield=True), anyio.fail_after(60):
+                await process.wait()

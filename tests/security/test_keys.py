@@ -30,6 +30,19 @@ from aioagb.server import LocalServer
 WRONG_KEY = "security-wrong-key-5555555555"
 ALL_KEYS = (KEY_A, KEY_B, WRONG_KEY)
 
+# The routes of contexts (§13): no session in them (their tenancy is tests/server's).
+CONTEXT_ROUTES = [
+    ("GET", p.PATH_LIST_CONTEXTS),
+    ("GET", p.PATH_GET_CONTEXT),
+    ("POST", p.PATH_MODIFY_CONTEXT),
+    ("POST", p.PATH_DELETE_CONTEXT),
+    ("POST", p.PATH_CLEAR_CONTEXT),
+    ("POST", p.PATH_DESCRIBE_CONTEXT_FILES),
+    ("POST", p.PATH_GET_CONTEXT_FILE_UPLOAD_URL),
+    ("POST", p.PATH_GET_CONTEXT_FILE_DOWNLOAD_URL),
+    ("POST", p.PATH_DELETE_CONTEXT_FILE),
+]
+
 # Every route, with the method its client uses; session ids go in the body and the query.
 ROUTES = [
     ("POST", p.PATH_CREATE_SESSION),
@@ -46,16 +59,21 @@ ROUTES = [
     ("GET", p.PATH_GET_CONTEXT_INFO),
     ("POST", p.PATH_LIST_TOOLS),
     ("POST", p.PATH_CALL_TOOL),
+    ("POST", p.PATH_SYNC_CONTEXT),
+    ("POST", p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT),
+    *CONTEXT_ROUTES,
     *(("POST", path) for path in p.PATHS_OUT_OF_SCOPE),
 ]
 
 
-# The routes that name a session (all but create, list, listTools and the out-of-scope ones).
+# The routes that name a session (all but create, list, listTools, the context routes and
+# the out-of-scope ones).
 SESSION_ROUTES = [
     (method, path)
     for method, path in ROUTES
-    if path
-    not in (p.PATH_CREATE_SESSION, p.PATH_LIST_SESSIONS, p.PATH_LIST_TOOLS, *p.PATHS_OUT_OF_SCOPE)
+    if path not in (p.PATH_CREATE_SESSION, p.PATH_LIST_SESSIONS, p.PATH_LIST_TOOLS)
+    and (method, path) not in CONTEXT_ROUTES
+    and path not in p.PATHS_OUT_OF_SCOPE
 ]
 
 

@@ -24,6 +24,9 @@ from aioagb import (
     Code,
     Command,
     ConfigurationError,
+    ContextListParams,
+    ContextManager,
+    ContextService,
     CreateSessionParams,
     FileSystem,
     InvalidArgumentError,
@@ -631,6 +634,179 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         InvalidArgumentError,
         "paths",
     ),
+    # --- persistence: session.delete, file transfer and watching, agb.context, session.context
+    (
+        "delete-sync-context-str",
+        lambda c: c.session.delete(sync_context="yes"),
+        InvalidArgumentError,
+        "sync_context",
+    ),
+    (
+        "delete-id-sync-context-int",
+        lambda c: c.agb.delete(c.session, sync_context=1),
+        InvalidArgumentError,
+        "sync_context",
+    ),
+    (
+        "upload-remote-bare-name",
+        lambda c: c.session.file.upload(__file__, "a.txt"),
+        InvalidArgumentError,
+        "remote_path",
+    ),
+    (
+        "upload-remote-blank",
+        lambda c: c.session.file.upload(__file__, " "),
+        InvalidArgumentError,
+        "remote_path",
+    ),
+    (
+        "upload-wait-timeout-0",
+        lambda c: c.session.file.upload(__file__, "/tmp/a", wait_timeout=0),
+        InvalidArgumentError,
+        "wait_timeout",
+    ),
+    (
+        "upload-content-type-int",
+        lambda c: c.session.file.upload(__file__, "/tmp/a", content_type=3),
+        InvalidArgumentError,
+        "content_type",
+    ),
+    (
+        "download-overwrite-str",
+        lambda c: c.session.file.download("/tmp/a", "a", overwrite="no"),
+        InvalidArgumentError,
+        "overwrite",
+    ),
+    (
+        "download-poll-interval-nan",
+        lambda c: c.session.file.download("/tmp/a", "a", poll_interval=math.nan),
+        InvalidArgumentError,
+        "poll_interval",
+    ),
+    ("watch-path-blank", lambda c: c.session.file.watch(""), InvalidArgumentError, "path"),
+    (
+        "watch-interval-0",
+        lambda c: c.session.file.watch("/tmp", interval=0),
+        InvalidArgumentError,
+        "interval",
+    ),
+    (
+        "watch-dir-callback-str",
+        lambda c: c.session.file.watch_dir("/tmp", "print"),
+        InvalidArgumentError,
+        "callback",
+    ),
+    (
+        "watch-dir-interval-neg",
+        lambda c: c.session.file.watch_dir("/tmp", print, interval=-1),
+        InvalidArgumentError,
+        "interval",
+    ),
+    (
+        "context-list-params-dict",
+        lambda c: c.agb.context.list({"max_results": 5}),
+        InvalidArgumentError,
+        "params",
+    ),
+    (
+        "context-list-max-results-0",
+        lambda c: c.agb.context.list(ContextListParams(max_results=0)),
+        InvalidArgumentError,
+        "max_results",
+    ),
+    (
+        "context-iter-page-size-0",
+        lambda c: _drain(c.agb.context.iter_contexts(page_size=0)),
+        InvalidArgumentError,
+        "page_size",
+    ),
+    ("context-get-nothing", lambda c: c.agb.context.get(), InvalidArgumentError, "context_id"),
+    (
+        "context-get-create-id",
+        lambda c: c.agb.context.get("n", create=True, context_id="i"),
+        InvalidArgumentError,
+        "create=True",
+    ),
+    ("context-create-blank", lambda c: c.agb.context.create(" "), InvalidArgumentError, "name"),
+    ("context-update-none", lambda c: c.agb.context.update(None), InvalidArgumentError, "context"),
+    (
+        "context-delete-str",
+        lambda c: c.agb.context.delete("SdkCtx-1"),
+        InvalidArgumentError,
+        "context",
+    ),
+    (
+        "context-clear-async-blank",
+        lambda c: c.agb.context.clear_async(""),
+        InvalidArgumentError,
+        "context_id",
+    ),
+    (
+        "context-get-clear-status-none",
+        lambda c: c.agb.context.get_clear_status(None),
+        InvalidArgumentError,
+        "context_id",
+    ),
+    (
+        "context-clear-interval-0",
+        lambda c: c.agb.context.clear("c", poll_interval=0),
+        InvalidArgumentError,
+        "poll_interval",
+    ),
+    (
+        "context-list-files-page-0",
+        lambda c: c.agb.context.list_files("c", page_number=0),
+        InvalidArgumentError,
+        "page_number",
+    ),
+    (
+        "context-upload-url-blank",
+        lambda c: c.agb.context.get_file_upload_url("c", ""),
+        InvalidArgumentError,
+        "file_path",
+    ),
+    (
+        "context-download-url-blank",
+        lambda c: c.agb.context.get_file_download_url("", "/a"),
+        InvalidArgumentError,
+        "context_id",
+    ),
+    (
+        "context-delete-file-blank",
+        lambda c: c.agb.context.delete_file("c", " "),
+        InvalidArgumentError,
+        "file_path",
+    ),
+    (
+        "context-upload-file-blank",
+        lambda c: c.agb.context.upload_file("c", " ", __file__),
+        InvalidArgumentError,
+        "file_path",
+    ),
+    (
+        "context-download-file-overwrite-int",
+        lambda c: c.agb.context.download_file("c", "/a", "a", overwrite=0),
+        InvalidArgumentError,
+        "overwrite",
+    ),
+    (
+        "session-context-info-int",
+        lambda c: c.session.context.info(context_id=5),
+        InvalidArgumentError,
+        "context_id",
+    ),
+    (
+        "session-context-sync-alone",
+        lambda c: c.session.context.sync(context_id="c"),
+        InvalidArgumentError,
+        "provided together",
+    ),
+    (
+        "session-context-sync-interval-0",
+        lambda c: c.session.context.sync(retry_interval=0),
+        InvalidArgumentError,
+        "retry_interval",
+    ),
     # --- SessionPool(...) --------------------------------------------------------------------
     (
         "pool-max-size-0",
@@ -779,13 +955,36 @@ COVERED_BY = {
     (FileSystem, "edit"): "edit-",
     (FileSystem, "search"): "search-",
     (FileSystem, "read_batch"): "read-batch-",
+    (AsyncSession, "delete"): "delete-sync-context-",
+    (FileSystem, "upload"): "upload-",
+    (FileSystem, "download"): "download-",
+    (FileSystem, "watch"): "watch-",
+    (FileSystem, "watch_dir"): "watch-dir-",
+    (ContextService, "list"): "context-list-",
+    (ContextService, "iter_contexts"): "context-iter-",
+    (ContextService, "get"): "context-get-",
+    (ContextService, "create"): "context-create-",
+    (ContextService, "update"): "context-update-",
+    (ContextService, "delete"): "context-delete-",
+    (ContextService, "clear_async"): "context-clear-async-",
+    (ContextService, "get_clear_status"): "context-get-clear-status-",
+    (ContextService, "clear"): "context-clear-",
+    (ContextService, "list_files"): "context-list-files-",
+    (ContextService, "get_file_upload_url"): "context-upload-url-",
+    (ContextService, "get_file_download_url"): "context-download-url-",
+    (ContextService, "delete_file"): "context-delete-file-",
+    (ContextService, "upload_file"): "context-upload-file-",
+    (ContextService, "download_file"): "context-download-file-",
+    (ContextManager, "info"): "session-context-info-",
+    (ContextManager, "sync"): "session-context-sync-",
 }
 
 
 def test_the_table_covers_every_public_method_that_takes_arguments() -> None:
     """A new public method with parameters fails this until it gets rows in CASES."""
     found = set()
-    for cls in (AsyncAGB, AsyncSession, Code, Command, FileSystem, SessionPool):
+    classes = (AsyncAGB, AsyncSession, Code, Command, FileSystem, SessionPool)
+    for cls in (*classes, ContextService, ContextManager):
         for name, member in inspect.getmembers(cls, callable):
             if name.startswith("_") or isinstance(member, type):
                 continue

@@ -304,7 +304,32 @@ ROUTES = [
     Route("GET", p.PATH_GET_CONTEXT_INFO, (p.Q_SESSION_ID,), session_in_query=True),
     Route("POST", p.PATH_LIST_TOOLS, (p.Q_IMAGE_ID,)),
     Route("POST", p.PATH_CALL_TOOL, (p.Q_AUTO_GEN_SESSION,), ("args", "sessionId", "name")),
-    *(Route("POST", path, body=(p.B_SESSION_ID,)) for path in p.PATHS_OUT_OF_SCOPE[:3]),
+    Route(
+        "POST",
+        p.PATH_SYNC_CONTEXT,
+        (p.Q_SESSION_ID, p.Q_CONTEXT_ID, p.Q_PATH, p.Q_MODE),
+        session_in_query=True,
+    ),
+    Route(
+        "POST",
+        p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT,
+        (p.Q_SESSION_ID, p.Q_CONTEXT_TYPES),
+        session_in_query=True,
+    ),
+    Route("GET", p.PATH_LIST_CONTEXTS, (p.Q_MAX_RESULTS, p.Q_NEXT_TOKEN)),
+    Route("GET", p.PATH_GET_CONTEXT, (p.Q_ID, p.Q_NAME, p.Q_ALLOW_CREATE, p.Q_LOGIN_REGION_ID)),
+    Route("POST", p.PATH_MODIFY_CONTEXT, (p.Q_ID, p.Q_NAME)),
+    Route("POST", p.PATH_DELETE_CONTEXT, (p.Q_ID,)),
+    Route("POST", p.PATH_CLEAR_CONTEXT, (p.Q_ID,)),
+    Route(
+        "POST",
+        p.PATH_DESCRIBE_CONTEXT_FILES,
+        (p.Q_CONTEXT_ID, p.Q_PARENT_FOLDER_PATH, p.Q_PAGE_NUMBER, p.Q_PAGE_SIZE),
+    ),
+    Route("POST", p.PATH_GET_CONTEXT_FILE_UPLOAD_URL, (p.Q_CONTEXT_ID, p.Q_FILE_PATH)),
+    Route("POST", p.PATH_GET_CONTEXT_FILE_DOWNLOAD_URL, (p.Q_CONTEXT_ID, p.Q_FILE_PATH)),
+    Route("POST", p.PATH_DELETE_CONTEXT_FILE, (p.Q_CONTEXT_ID, p.Q_FILE_PATH)),
+    *(Route("POST", path, body=(p.B_SESSION_ID,)) for path in p.PATHS_OUT_OF_SCOPE),
 ]
 
 

@@ -28,6 +28,7 @@ from aioagb.server.sandbox import (
     FileStat,
     SandboxFileError,
     SandboxUnavailable,
+    SessionFiles,
     ShellOutcome,
 )
 
@@ -42,6 +43,7 @@ class FakeSandbox:
         self.closed = False
         self._snapshots: dict[str, dict[str, tuple[float, int, bool]]] = {}
         self.calls: list[str] = []
+        self.sync_paths: list[str] = []
 
     @property
     def session_id(self) -> str:
@@ -206,6 +208,10 @@ class FakeSandbox:
                 changes.append(FileChange("delete", self.visible(Path(name)), kind))
         return changes
 
+    async def host_files(self) -> SessionFiles:
+        # The same mapping as `host()`: /workspace is the root, any other path below it.
+        return SessionFiles({WORKSPACE_DIR: self.root, "/": self.root}, uid=None)
+
     async def aclose(self) -> None:
         self.closed = True
         shutil.rmtree(self.root, ignore_errors=True)
@@ -225,8 +231,9 @@ class FakeBackend:
     def languages(self) -> Sequence[str]:
         return ("python",)
 
-    async def create(self, session_id: str) -> FakeSandbox:
+    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> FakeSandbox:
         sandbox = FakeSandbox(session_id, self.root / session_id)
+        sandbox.sync_paths = list(sync_paths)
         self.sandboxes[session_id] = sandbox
         return sandbox
 

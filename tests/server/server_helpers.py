@@ -45,7 +45,11 @@ class Reply:
 @attrs.define
 class Api:
     client: Client
-    backend: FakeBackend
+    backend: Any  # FakeBackend, or a real LocalBackend for the sync tests
+
+    @property
+    def app(self) -> web.Application:
+        return self.client.server.app  # type: ignore[no-any-return]
 
     async def call(
         self,
@@ -105,8 +109,8 @@ def make_config(**overrides: Any) -> ServerConfig:
     return ServerConfig(**{"api_keys": (KEY_A, KEY_B), **overrides})
 
 
-async def start_api(tmp_path: Path, config: ServerConfig) -> Api:
-    backend = FakeBackend(tmp_path / "workspaces")
+async def start_api(tmp_path: Path, config: ServerConfig, backend: Any = None) -> Api:
+    backend = backend or FakeBackend(tmp_path / "workspaces")
     app = build_app(config, KeyRing(config.api_keys), backend)
     client: Client = TestClient(TestServer(app))
     await client.start_server()

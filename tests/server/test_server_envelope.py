@@ -88,7 +88,7 @@ async def test_oversized_body_gets_413(api: Api) -> None:
 
 
 async def test_out_of_scope_routes_say_so(api: Api) -> None:
-    reply = await api.call("POST", "/sdk/ListContexts")
+    reply = await api.call("POST", "/browser/init")
     assert_error(reply, 400, "NotSupported.AgbLocal")
     assert "not available on AGB Local" in reply.body["message"]
 
@@ -96,7 +96,7 @@ async def test_out_of_scope_routes_say_so(api: Api) -> None:
 async def test_unexpected_errors_are_500_envelopes_without_internals(
     api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def explode(session_id: str) -> Any:
+    async def explode(session_id: str, sync_paths: object = ()) -> Any:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(api.backend, "create", explode)

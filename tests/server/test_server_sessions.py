@@ -81,16 +81,25 @@ async def test_create_refuses_malformed_fields(api: Api, body: dict[str, object]
 
 
 async def test_create_takes_labels_policy_timeout_and_persistence(api: Api) -> None:
+    made = await api.call("GET", p.PATH_GET_CONTEXT, params={"name": "c", "allowCreate": "true"})
+    context_id = made.data["id"]
     session_id = await api.create(
         labels=json.dumps({"project": "p1", "env": "dev"}),
         mcpPolicyId="pol-1",
         timeout=120,
-        persistenceDataList=[{"contextId": "c", "path": "/x", "policy": "{}"}],
+        persistenceDataList=[{"contextId": context_id, "path": "/x", "policy": "{}"}],
     )
     labels = await api.call("GET", p.PATH_GET_LABELS, params={"sessionId": session_id})
     assert json.loads(labels.data["labels"]) == {"project": "p1", "env": "dev"}
     context = await api.call("GET", p.PATH_GET_CONTEXT_INFO, params={"sessionId": session_id})
-    assert context.data == {"contextStatus": ""}
+    [item] = json.loads(context.data["contextStatus"])
+    [task] = json.loads(item["data"])
+    assert (task["contextId"], task["path"], task["taskType"], task["status"]) == (
+        context_id,
+        "/x",
+        "download",
+        "Success",
+    )
 
 
 async def test_get_session_and_status_and_resource(api: Api) -> None:

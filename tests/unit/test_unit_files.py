@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from unit_helpers import Wire
@@ -32,25 +35,28 @@ async def test_large_overwrite_is_chunked_in_characters_via_a_staging_file(
     would differ), the first with the caller's mode and the rest `append`.
 
     Deliberate deviation from the official client (docs/sdk.md): a multi-chunk `overwrite`
-    goes to `<path>.aioagb-<hex>.part` and is moved into place by `move_file` at the end,
-    so a failure never leaves a half-written file. The spec's §4.5 writes to `path` itself.
+    goes to `<path>.aioagb-<hex>.part` and is renamed over the (symlink-resolved) target
+    by the shell at the end (`move_file` refuses an existing destination), so a failure never
+    leaves a half-written file. The spec's §4.5 writes to `path` itself.
     """
     content = "é" * (2 * CHUNK) + "xyz"
-    for _ in range(4):
+    for _ in range(3):
         wire.tool("ok")
+    wire.tool('{"stdout": "", "stderr": "", "exit_code": 0}')
 
     result = await session.file.write("/data/big.txt", content)
 
     assert result.success
     calls = tool_calls(wire)
-    assert [name for name, _ in calls] == ["write_file"] * 3 + ["move_file"]
+    assert [name for name, _ in calls] == ["write_file"] * 3 + ["shell"]
     staging = calls[0][1]["path"]
     assert re.fullmatch(r"/data/big\.txt\.aioagb-[0-9a-f]{8}\.part", staging)
     assert [a["mode"] for _, a in calls[:3]] == ["overwrite", "append", "append"]
     assert [len(a["content"]) for _, a in calls[:3]] == [CHUNK, CHUNK, 3]
     assert all(a["path"] == staging for _, a in calls[:3])
     assert "".join(a["content"] for _, a in calls[:3]) == content
-    assert calls[3][1] == {"source": staging, "destination": "/data/big.txt"}
+    rename = calls[3][1]["command"]
+    assert "readlink -f -- '/data/big.txt'" in rename and f"mv -f -- '{staging}' \"$t\"" in rename
     # §1.4: non-ASCII stays raw inside `args`, the outer body escapes it
     assert b"\\u00e9" in wire.sent[0].body and "é" in wire.sent[0].json()["args"]
 
@@ -165,29 +171,63 @@ async def test_read_returns_the_info_error(wire: Wire, session: AsyncSession):
     )
 
 
-@pytest.mark.parametrize(("mode", "redirect"), [("overwrite", ">"), ("append", ">>")])
+def _run_decode(wire: Wire, staged: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs the write's decode command with /bin/sh, on the staging file it wrote (or on
+    `staged` instead of what it wrote)."""
+    (w_name, w_args), (s_name, s_args) = tool_calls(wire)
+    assert w_name == "write_file" and w_args["mode"] == "overwrite"
+    staging = Path(w_args["path"])
+    assert re.fullmatch(r"/tmp/\.aioagb-[0-9a-f]{12}\.b64", str(staging))
+    assert s_name == "shell" and s_args["timeout_ms"] == 60_000
+    staging.write_text(w_args["content"] if staged is None else staged)
+    try:
+        done = subprocess.run(["sh", "-c", s_args["command"]], capture_output=True, text=True)
+    finally:
+        assert not staging.exists()  # the command removes its staging file, whatever happens
+        staging.unlink(missing_ok=True)
+    return done
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append"])
 async def test_binary_write_goes_through_base64_and_the_shell(
-    wire: Wire, session: AsyncSession, mode: str, redirect: str
+    wire: Wire, session: AsyncSession, mode: str, tmp_path: Path
 ):
     """The protocol has no binary write (§4.5): bytes are written as base64 text to a
-    staging file with `write_file`, then decoded into place by one `shell` call."""
+    staging file with `write_file`, then decoded by one `shell` call into a part file beside
+    the target, which is renamed over it (run here with /bin/sh, on a name that needs
+    quoting, through a symlink that must stay one)."""
     data = b"\x00\x01binary\xff"
+    target = tmp_path / "it's.bin"
+    target.write_bytes(b"old:")
+    target.chmod(0o640)
+    (tmp_path / "link").symlink_to(target.name)
     wire.tool("ok")
     wire.tool('{"stdout": "", "stderr": "", "exit_code": 0}', rid="r-shell")
 
-    result = await session.file.write("/data/it's.bin", data, mode=mode)
+    result = await session.file.write(str(tmp_path / "link"), data, mode=mode)
 
     assert result.success and result.request_id == "r-shell"
-    (w_name, w_args), (s_name, s_args) = tool_calls(wire)
-    assert w_name == "write_file" and w_args["mode"] == "overwrite"
-    assert base64.b64decode(w_args["content"]) == data
-    staging = w_args["path"]
-    assert re.fullmatch(r"/tmp/\.aioagb-[0-9a-f]{12}\.b64", staging)
-    assert s_name == "shell" and s_args["timeout_ms"] == 60_000
-    # the target is single-quoted, its own quote escaped
-    assert s_args["command"] == (
-        f"base64 -d '{staging}' {redirect} '/data/it'\"'\"'s.bin'; s=$?; rm -f '{staging}'; exit $s"
-    )
+    done = _run_decode(wire)
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes() == (b"old:" if mode == "append" else b"") + data
+    assert target.stat().st_mode & 0o777 == 0o640  # the file keeps its permissions
+    assert (tmp_path / "link").is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["it's.bin", "link"]
+
+
+async def test_a_failing_decode_leaves_the_target_whole(
+    wire: Wire, session: AsyncSession, tmp_path: Path
+):
+    target = tmp_path / "keep.bin"
+    target.write_bytes(b"original")
+    wire.tool("ok")
+    wire.tool('{"stdout": "", "stderr": "", "exit_code": 0}')
+    await session.file.write(str(target), b"new")
+    done = _run_decode(wire, staged="bmV3IGRhdGE=!!")  # decodes "new data", then fails
+    assert done.returncode != 0
+    assert target.read_bytes() == b"original"
+    assert os.listdir(tmp_path) == ["keep.bin"]  # no part file left
+    assert done.stderr.strip().endswith(str(target)) and ".aioagb" not in done.stderr
 
 
 async def test_binary_write_reports_a_failing_decode(wire: Wire, session: AsyncSession):

@@ -147,17 +147,6 @@ PATH_GET_LINK_ASYNC: Final = "/mcp/getLink"  # the low-level async variant (§3.
 PATHS_OUT_OF_SCOPE: Final = (
     "/internet/getCdpLink",
     "/browser/init",
-    "/sdk/ListContexts",
-    "/sdk/GetContext",
-    "/sdk/ModifyContext",
-    "/sdk/DeleteContext",
-    "/sdk/ClearContext",
-    "/sdk/SyncContext",
-    "/sdk/GetContextFileDownloadUrl",
-    "/sdk/GetContextFileUploadUrl",
-    "/sdk/DeleteContextFile",
-    "/sdk/DescribeContextFiles",
-    "/sdk/GetAndLoadInternalContext",
 )
 
 # ListSession puts these next to `data`, at the top level (§3.4).
@@ -213,3 +202,83 @@ DESKTOP_TOOLS: Final = frozenset(
         TOOL_GET_METRICS,
     }
 )
+
+
+# --- §13 contexts, §14 file transfer ------------------------------------------------------
+# Every context route takes its parameters in the query string; POSTs send `{}` (§13.1).
+
+PATH_LIST_CONTEXTS: Final = "/sdk/ListContexts"
+PATH_GET_CONTEXT: Final = "/sdk/GetContext"  # get, get-or-create, and the clear status
+PATH_MODIFY_CONTEXT: Final = "/sdk/ModifyContext"
+PATH_DELETE_CONTEXT: Final = "/sdk/DeleteContext"
+PATH_CLEAR_CONTEXT: Final = "/sdk/ClearContext"
+PATH_DESCRIBE_CONTEXT_FILES: Final = "/sdk/DescribeContextFiles"
+PATH_GET_CONTEXT_FILE_UPLOAD_URL: Final = "/sdk/GetContextFileUploadUrl"
+PATH_GET_CONTEXT_FILE_DOWNLOAD_URL: Final = "/sdk/GetContextFileDownloadUrl"
+PATH_DELETE_CONTEXT_FILE: Final = "/sdk/DeleteContextFile"
+PATH_SYNC_CONTEXT: Final = "/sdk/SyncContext"
+PATH_GET_AND_LOAD_INTERNAL_CONTEXT: Final = "/sdk/GetAndLoadInternalContext"
+
+Q_ID: Final = "id"  # GetContext, ModifyContext, DeleteContext, ClearContext
+Q_NAME: Final = "name"
+Q_ALLOW_CREATE: Final = "allowCreate"  # "true" / "false", always sent by GetContext
+Q_LOGIN_REGION_ID: Final = "loginRegionId"
+Q_CONTEXT_ID: Final = "contextId"
+Q_FILE_PATH: Final = "filePath"
+Q_PARENT_FOLDER_PATH: Final = "parentFolderPath"
+Q_PAGE_NUMBER: Final = "pageNumber"
+Q_PAGE_SIZE: Final = "pageSize"
+Q_PATH: Final = "path"  # SyncContext, GetContextInfo
+Q_MODE: Final = "mode"  # SyncContext: SYNC_UPLOAD or SYNC_DOWNLOAD
+Q_TASK_TYPE: Final = "taskType"  # GetContextInfo filter
+Q_CONTEXT_TYPES: Final = "contextTypes"  # GetAndLoadInternalContext: a JSON array string
+
+# ListContexts puts these next to its `data` array (§13.2), as ListSession does.
+KEY_TOTAL_COUNT: Final = "totalCount"
+
+DEFAULT_CONTEXT_LIST_LIMIT: Final = 10
+DEFAULT_FILE_PAGE_SIZE: Final = 50
+
+# A context's `state` (§13.4): `clear()` polls until it reads CONTEXT_AVAILABLE.
+CONTEXT_AVAILABLE: Final = "available"
+CONTEXT_CLEARING: Final = "clearing"
+
+# createSession's `persistenceDataList` items (§13.6); `policy` is a JSON *string*.
+B_PERSISTENCE_CONTEXT_ID: Final = "contextId"
+B_PERSISTENCE_PATH: Final = "path"
+B_PERSISTENCE_POLICY: Final = "policy"
+
+# The sync policy's JSON (§13.6), in the order SyncPolicy.to_dict() writes it.
+POLICY_UPLOAD: Final = "uploadPolicy"  # autoUpload, uploadStrategy, uploadMode
+POLICY_DOWNLOAD: Final = "downloadPolicy"  # autoDownload, downloadStrategy
+POLICY_DELETE: Final = "deletePolicy"  # syncLocalFile
+POLICY_EXTRACT: Final = "extractPolicy"  # extract, deleteSrcFile, extractToCurrentFolder
+POLICY_RECYCLE: Final = "recyclePolicy"  # lifecycle, paths
+POLICY_BW_LIST: Final = "bwList"  # whiteLists: [{path, excludePaths}]
+POLICY_MAPPING: Final = "mappingPolicy"  # path
+UPLOAD_STRATEGY_BEFORE_RELEASE: Final = "UploadBeforeResourceRelease"
+DOWNLOAD_STRATEGY_ASYNC: Final = "DownloadAsync"
+UPLOAD_MODE_FILE: Final = "File"
+UPLOAD_MODE_ARCHIVE: Final = "Archive"
+LIFECYCLE_FOREVER: Final = "Lifecycle_Forever"
+# Lifecycle value -> days a synced file is kept (RecyclePolicy, §13.6).
+LIFECYCLE_DAYS: Final = {
+    "Lifecycle_1Day": 1,
+    "Lifecycle_3Days": 3,
+    "Lifecycle_5Days": 5,
+    "Lifecycle_10Days": 10,
+    "Lifecycle_15Days": 15,
+    "Lifecycle_30Days": 30,
+    "Lifecycle_90Days": 90,
+    "Lifecycle_180Days": 180,
+    "Lifecycle_360Days": 360,
+}
+
+# Sync tasks (§13.7, §13.8): the mode is the task type; the only terminal statuses.
+SYNC_UPLOAD: Final = "upload"  # session -> context (SyncContext's default mode)
+SYNC_DOWNLOAD: Final = "download"  # context -> session
+TASK_SUCCESS: Final = "Success"
+TASK_FAILED: Final = "Failed"
+
+# GetAndLoadInternalContext (§14.1).
+CONTEXT_TYPE_FILE_TRANSFER: Final = "file_transfer"

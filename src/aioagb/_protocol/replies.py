@@ -21,6 +21,7 @@ from ..errors import (
     RateLimitedError,
     ServerError,
 )
+from ..models import Context, ContextFileEntry, ContextStatusData, FileChangeEvent
 
 JSON = object  # a decoded JSON value; narrowed with isinstance where it is used
 
@@ -333,3 +334,131 @@ def tool_list_entries(raw: str) -> list[tuple[str, str]]:
             server = item.get("server") or item.get("serverName") or item.get("Server") or ""
             entries.append((str(name), str(server)))
     return entries
+
+
+# --- §13 contexts, §14 the file-transfer context, §16.3 file changes --------------------------
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def context_from(
+    item: Mapping[str, object], default_id: str = "", default_name: str = ""
+) -> Context:
+    """A context object `{id, name, createTime, lastUsedTime}` (§13.1)."""
+    return Context(
+        id=str(item.get("id") or default_id),
+        name=str(item.get("name") or default_name),
+        created_at=_optional_text(item.get("createTime")),
+        last_used_at=_optional_text(item.get("lastUsedTime")),
+    )
+
+
+@attrs.frozen(slots=True)
+class ContextPage:
+    """One page of ListContexts."""
+
+    contexts: list[Context]
+    next_token: str | None
+    max_results: int | None
+    total_count: int | None
+
+
+def contexts_page(reply: Reply) -> ContextPage:
+    """ListContexts (§13.2): contexts from the `data` array; `nextToken`, `maxResults` and
+    `totalCount` from the top level, or from `data` when it is an object (the official
+    client reads only the latter, and then no contexts: it cannot paginate)."""
+    data = reply.data
+    items = data if isinstance(data, list) else []
+    meta: Mapping[str, object] = data if isinstance(data, dict) else (reply.body or {})
+    token = meta.get(p.KEY_NEXT_TOKEN)
+    return ContextPage(
+        contexts=[context_from(item) for item in mapping_items(items)],
+        next_token=str(token) if token else None,
+        max_results=_optional_int(meta.get(p.KEY_MAX_RESULTS)),
+        total_count=_optional_int(meta.get(p.KEY_TOTAL_COUNT)),
+    )
+
+
+def context_files_from(reply: Reply) -> tuple[list[ContextFileEntry], int | None]:
+    """DescribeContextFiles (§13.5): entries from the `data` array (non-objects skipped);
+    `count` at the top level, or in `data` when it is an object."""
+    data = reply.data
+    items = data if isinstance(data, list) else []
+    meta: Mapping[str, object] = data if isinstance(data, dict) else (reply.body or {})
+    entries = [
+        ContextFileEntry(
+            file_id=str(item.get("fileId") or ""),
+            file_name=str(item.get("fileName") or ""),
+            file_path=str(item.get("filePath") or ""),
+            file_type=_optional_text(item.get("fileType")),
+            gmt_create=_optional_text(item.get("gmtCreate")),
+            gmt_modified=_optional_text(item.get("gmtModified")),
+            size=_optional_int(item.get("size")),
+            status=_optional_text(item.get("status")),
+        )
+        for item in mapping_items(items)
+    ]
+    return entries, _optional_int(meta.get(p.KEY_COUNT))
+
+
+def _json_list(value: object) -> list[object]:
+    """A JSON array given as text (the protocol's form) or as an array; "" or None is
+    empty; anything else raises ValueError."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, list):
+        raise ValueError(f"expected a JSON array, got {type(value).__name__}")
+    return value
+
+
+def context_status_from(reply: Reply) -> list[ContextStatusData]:
+    """GetContextInfo's `data.contextStatus` (§13.7): JSON text of an array of
+    `{"type": "data", "data": <JSON text of an array of tasks>}`; other types are skipped.
+
+    Raises ValueError for text that is not such JSON. More tolerant than the official client,
+    which fails on a null `contextStatus` and on real arrays at either level."""
+    items = _json_list(reply.data_object().get("contextStatus"))
+    tasks: list[ContextStatusData] = []
+    for item in mapping_items(items):
+        if item.get("type") != "data":
+            continue
+        for task in mapping_items(_json_list(item.get("data"))):
+            tasks.append(
+                ContextStatusData(
+                    context_id=str(task.get("contextId") or ""),
+                    path=str(task.get("path") or ""),
+                    error_message=str(task.get("errorMessage") or ""),
+                    status=str(task.get("status") or ""),
+                    start_time=_optional_int(task.get("startTime")) or 0,
+                    finish_time=_optional_int(task.get("finishTime")) or 0,
+                    task_type=str(task.get("taskType") or ""),
+                )
+            )
+    return tasks
+
+
+def internal_context_from(reply: Reply) -> tuple[str, str] | None:
+    """GetAndLoadInternalContext (§14.1): (contextId, contextPath) of the first item that has
+    both, whatever its `contextType`; None when there is none."""
+    data = reply.data
+    for item in mapping_items(data if isinstance(data, list) else []):
+        context_id, path = item.get("contextId"), item.get("contextPath")
+        if isinstance(context_id, str) and context_id and isinstance(path, str) and path:
+            return context_id, path
+    return None
+
+
+def file_changes_from(text: str | None) -> list[FileChangeEvent]:
+    """get_file_change's payload (§4.5): a JSON array of change events; anything else (not
+    JSON, not an array) reads as no change, as the official client reads it."""
+    parsed = decode_json_text(text)
+    items = parsed if isinstance(parsed, list) else []
+    return [FileChangeEvent.from_dict(item) for item in mapping_items(items)]

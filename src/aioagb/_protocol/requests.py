@@ -8,7 +8,7 @@ which AGB Local shares.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -17,6 +17,8 @@ import attrs
 from .. import _protocol as p
 
 Method = Literal["GET", "POST"]
+# A mounted context of createSession: (context id, path, the policy's JSON object).
+Mount = tuple[str, str, Mapping[str, object]]
 EMPTY_BODY = b"{}"  # POST endpoints without body fields still send `{}` (§1.4)
 
 
@@ -59,8 +61,11 @@ def create_session(
     labels: Mapping[str, str],
     idle_release_timeout: int | None,
     policy_id: str | None,
+    persistence: Sequence[Mount] = (),
 ) -> ApiRequest:
     body: dict[str, object] = {}
+    if persistence:  # first, as the official request model writes its body (§3.1, §13.6)
+        body[p.B_PERSISTENCE_LIST] = [persistence_item(*mount) for mount in persistence]
     if labels:
         body[p.B_LABELS] = labels_json(labels)
     if policy_id:
@@ -125,3 +130,115 @@ def call_tool(
     }
     query = ((p.Q_AUTO_GEN_SESSION, "false"),)
     return _post(p.PATH_CALL_TOOL, name, body, query=query, idempotent=idempotent)
+
+
+# --- §13 contexts: every parameter in the query string, POSTs send `{}` (§13.1) ------------
+
+
+def persistence_item(context_id: str, path: str, policy: Mapping[str, object]) -> dict[str, str]:
+    """One `persistenceDataList` item: the policy travels as JSON *text*, built like
+    `json.dumps(SyncPolicy.to_dict(), ensure_ascii=False)` (§13.6)."""
+    return {
+        p.B_PERSISTENCE_CONTEXT_ID: context_id,
+        p.B_PERSISTENCE_PATH: path,
+        p.B_PERSISTENCE_POLICY: json.dumps(dict(policy), ensure_ascii=False),
+    }
+
+
+def _query(*pairs: tuple[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """The pairs whose value is non-empty, in order (the official models skip the others)."""
+    return tuple((name, value) for name, value in pairs if value)
+
+
+def list_contexts(max_results: int, next_token: str | None) -> ApiRequest:
+    query = _query((p.Q_MAX_RESULTS, str(max_results)), (p.Q_NEXT_TOKEN, next_token))
+    return ApiRequest("GET", p.PATH_LIST_CONTEXTS, "ListContexts", query=query)
+
+
+def get_context(
+    context_id: str | None, name: str | None, login_region_id: str | None, allow_create: bool
+) -> ApiRequest:
+    """GetContext (§13.3): `id`, `name`, `loginRegionId` when given; `allowCreate` always.
+    Get-or-create by name returns the same context when repeated, so it is retried too."""
+    query = (
+        *_query((p.Q_ID, context_id), (p.Q_NAME, name), (p.Q_LOGIN_REGION_ID, login_region_id)),
+        (p.Q_ALLOW_CREATE, "true" if allow_create else "false"),
+    )
+    return ApiRequest("GET", p.PATH_GET_CONTEXT, "GetContext", query=query)
+
+
+def modify_context(context_id: str, name: str) -> ApiRequest:
+    query = _query((p.Q_ID, context_id), (p.Q_NAME, name))
+    return _post(p.PATH_MODIFY_CONTEXT, "ModifyContext", {}, query=query)
+
+
+def delete_context(context_id: str) -> ApiRequest:
+    # Not repeated on a 5xx: a second delete would answer "not found" for a deleted context.
+    query = _query((p.Q_ID, context_id))
+    return _post(p.PATH_DELETE_CONTEXT, "DeleteContext", {}, query=query, idempotent=False)
+
+
+def clear_context(context_id: str) -> ApiRequest:
+    query = _query((p.Q_ID, context_id))
+    return _post(p.PATH_CLEAR_CONTEXT, "ClearContext", {}, query=query)
+
+
+def describe_context_files(
+    context_id: str, parent_folder_path: str | None, page_number: int, page_size: int
+) -> ApiRequest:
+    query = (
+        *_query((p.Q_CONTEXT_ID, context_id), (p.Q_PARENT_FOLDER_PATH, parent_folder_path)),
+        (p.Q_PAGE_NUMBER, str(page_number)),  # both always sent (§13.1)
+        (p.Q_PAGE_SIZE, str(page_size)),
+    )
+    return _post(p.PATH_DESCRIBE_CONTEXT_FILES, "DescribeContextFiles", {}, query=query)
+
+
+def context_file_url(context_id: str, file_path: str, *, upload: bool) -> ApiRequest:
+    """GetContextFileUploadUrl / GetContextFileDownloadUrl (§13.5)."""
+    query = _query((p.Q_CONTEXT_ID, context_id), (p.Q_FILE_PATH, file_path))
+    if upload:
+        path, operation = p.PATH_GET_CONTEXT_FILE_UPLOAD_URL, "GetContextFileUploadUrl"
+    else:
+        path, operation = p.PATH_GET_CONTEXT_FILE_DOWNLOAD_URL, "GetContextFileDownloadUrl"
+    return _post(path, operation, {}, query=query)
+
+
+def delete_context_file(context_id: str, file_path: str) -> ApiRequest:
+    query = _query((p.Q_CONTEXT_ID, context_id), (p.Q_FILE_PATH, file_path))
+    return _post(p.PATH_DELETE_CONTEXT_FILE, "DeleteContextFile", {}, query=query)
+
+
+def get_context_info(
+    session_id: str, context_id: str | None, path: str | None, task_type: str | None
+) -> ApiRequest:
+    """GetContextInfo (§13.7): each filter only when given."""
+    query = _query(
+        (p.Q_SESSION_ID, session_id),
+        (p.Q_CONTEXT_ID, context_id),
+        (p.Q_PATH, path),
+        (p.Q_TASK_TYPE, task_type),
+    )
+    return ApiRequest("GET", p.PATH_GET_CONTEXT_INFO, "GetContextInfo", query=query)
+
+
+def sync_context(
+    session_id: str, context_id: str | None, path: str | None, mode: str | None
+) -> ApiRequest:
+    """SyncContext (§13.8): a sync started twice copies the same files twice, harmlessly."""
+    query = _query(
+        (p.Q_SESSION_ID, session_id),
+        (p.Q_CONTEXT_ID, context_id),
+        (p.Q_PATH, path),
+        (p.Q_MODE, mode),
+    )
+    return _post(p.PATH_SYNC_CONTEXT, "SyncContext", {}, query=query)
+
+
+def get_and_load_internal_context(session_id: str) -> ApiRequest:
+    """GetAndLoadInternalContext (§14.1): `contextTypes` is `json.dumps(["file_transfer"])`."""
+    query = (
+        (p.Q_SESSION_ID, session_id),
+        (p.Q_CONTEXT_TYPES, json.dumps([p.CONTEXT_TYPE_FILE_TRANSFER])),
+    )
+    return _post(p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT, "GetAndLoadInternalContext", {}, query=query)

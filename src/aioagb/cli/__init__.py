@@ -6,8 +6,9 @@ they are the SDK's client and nothing more. The commands that start AGB Local (`
 imports the server (nor aiohttp's web framework). `--local` imports it inside the command,
 through `AsyncAGB.local()`.
 
-Modules: `sessions` (the session commands), `support` (what they share: targets, errors,
-labels), `output` (tables, progress, plain rows), `agb_local` (`serve`), `demo` (`demo`).
+Modules: `sessions` (the session commands), `contexts` (`aioagb context ...`), `support`
+(what they share: targets, errors, labels), `output` (tables, progress, plain rows),
+`agb_local` (`serve`), `demo` (`demo`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import attrs
 import click
 
+from .contexts import context_group
 from .sessions import COMMANDS
 
 
@@ -101,6 +103,7 @@ def main(verbose: bool) -> None:
 
 for _command in COMMANDS:
     main.add_command(_command)
+main.add_command(context_group)  # `aioagb context ls|create|rm|files|upload|download`
 
 
 def __getattr__(name: str) -> Any:

@@ -7,17 +7,29 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import resource
 import signal
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 import click
 
-from ..server.config import BACKENDS, ENV_API_KEYS, LOOPBACK, ServerConfig, collect_api_keys
+from ..server.config import (
+    BACKENDS,
+    ENV_API_KEYS,
+    ENV_DATA_DIR,
+    LOOPBACK,
+    ServerConfig,
+    collect_api_keys,
+    default_data_dir,
+)
 from ..server.faults import FaultPlan
 from ..server.runner import LocalServer
 from ..server.sandbox import SandboxError, SandboxLimits
+from ..server.store import StoreError
 from . import LAZY_COMMANDS
 
 MIB = 1024 * 1024
@@ -31,6 +43,17 @@ def _is_loopback(host: str) -> bool:
 
 
 _DEFAULT_LIMITS = SandboxLimits()
+_DEFAULTS = ServerConfig()
+_AT_LEAST_ONE = click.IntRange(min=1)
+_POSITIVE = click.FloatRange(min=0, min_open=True)
+_Command = TypeVar("_Command", bound=Callable[..., object])
+
+
+def _shown(
+    flag: str, kind: click.ParamType[Any], default: float, help: str
+) -> Callable[[_Command], _Command]:
+    """An option whose default `--help` shows."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help)
 
 
 @click.command(short_help=LAZY_COMMANDS["serve"].short_help)
@@ -46,6 +69,20 @@ _DEFAULT_LIMITS = SandboxLimits()
     "--workspace-root",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where session workspaces live (cleaned on start). Default: a temporary directory.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=ENV_DATA_DIR,
+    help=f"Where contexts are kept, across restarts (one server per directory; also "
+    f"${ENV_DATA_DIR}).  [default: {default_data_dir()}]",
+)
+@click.option(
+    "--storage-quota-mb",
+    type=click.IntRange(min=0),
+    default=(ServerConfig().storage_quota_bytes or 0) // MIB,
+    show_default=True,
+    help="All contexts of one API key together; past it, uploads answer 413. 0: no limit.",
 )
 @click.option(
     "--idle-timeout",
@@ -94,6 +131,42 @@ _DEFAULT_LIMITS = SandboxLimits()
     default=None,
     help="Live sessions one API key may hold; past it, creates answer 429.  [default: no limit]",
 )
+@_shown(
+    "--max-connections-per-client",
+    _AT_LEAST_ONE,
+    _DEFAULTS.max_connections_per_client,
+    "Open connections one client address may hold; past it, a 503 and a close.",
+)
+@_shown(
+    "--max-connections",
+    _AT_LEAST_ONE,
+    _DEFAULTS.max_connections,
+    "Open connections in total (at most half the open-file limit).",
+)
+@_shown(
+    "--keepalive-timeout",
+    _POSITIVE,
+    _DEFAULTS.keepalive_timeout_s,
+    "Seconds a connection may go without a complete request head (idle or slow).",
+)
+@_shown(
+    "--body-timeout",
+    _POSITIVE,
+    _DEFAULTS.body_timeout_s,
+    "Seconds to receive a request's body; past it, a 408 and a close.",
+)
+@_shown(
+    "--backlog",
+    _AT_LEAST_ONE,
+    _DEFAULTS.listen_backlog,
+    "Connections the kernel queues before they are accepted.",
+)
+@_shown(
+    "--shutdown-grace",
+    click.FloatRange(min=0),
+    _DEFAULTS.shutdown_grace_s,
+    "Seconds calls in progress get to finish when stopping; a second signal skips it.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--fault",
@@ -109,6 +182,8 @@ def serve(
     api_keys: tuple[str, ...],
     keys_file: Path | None,
     workspace_root: Path | None,
+    data_dir: Path | None,
+    storage_quota_mb: int,
     idle_timeout: float,
     backend: str,
     python: str | None,
@@ -121,6 +196,12 @@ def serve(
     workspace_quota_mb: int,
     max_body_kb: int,
     max_sessions_per_key: int | None,
+    max_connections_per_client: int,
+    max_connections: int,
+    keepalive_timeout: float,
+    body_timeout: float,
+    backlog: int,
+    shutdown_grace: float,
     log_level: str,
     faults: tuple[str, ...],
     fault_seed: int,
@@ -131,6 +212,7 @@ def serve(
     (comma-separated); with none, a random key is made and printed.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    _raise_open_file_limit()
     if not _is_loopback(host):
         click.secho(
             f"WARNING: listening on {host}: anyone who can reach it and holds a key can run "
@@ -156,18 +238,44 @@ def serve(
         port=port,
         api_keys=collect_api_keys(api_keys, keys_file),
         workspace_root=workspace_root,
+        data_dir=data_dir or default_data_dir(),
+        storage_quota_bytes=storage_quota_mb * MIB or None,
         limits=limits,
         default_idle_timeout_s=idle_timeout,
         backend=backend,
         python=python,
         max_body_bytes=max_body_kb * 1024,
         max_sessions_per_key=max_sessions_per_key,
+        max_connections_per_client=max_connections_per_client,
+        max_connections=max_connections,
+        keepalive_timeout_s=keepalive_timeout,
+        body_timeout_s=body_timeout,
+        listen_backlog=backlog,
+        shutdown_grace_s=shutdown_grace,
         faults=fault_plan,
     )
     try:
         anyio.run(partial(_serve, config))
-    except (SandboxError, OSError) as exc:  # a bad root, a taken port, no bubblewrap, ...
+    # A bad root, a taken port, no bubblewrap, a data directory in use, ...
+    except (SandboxError, StoreError, OSError) as exc:
         raise click.ClickException(f"AGB Local could not start: {exc}") from None
+
+
+def _raise_open_file_limit() -> None:
+    """Raises this process's soft open-file limit to its hard limit: every connection and
+    every sandbox's pipes take files, and the common default soft limit of 1,024 ran out
+    under 1,100 idle connections. Only for `aioagb serve`, which owns its process: in an
+    embedding program a higher limit could break its `select()` calls (hence the low soft
+    default); there, `LocalServer` keeps its connections within the limit it finds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        logging.getLogger("aioagb.server").warning("open-file limit stays %d: %s", soft, exc)
+        return
+    logging.getLogger("aioagb.server").info("open-file limit raised from %s to %s", soft, hard)
 
 
 async def _serve(config: ServerConfig) -> None:
@@ -175,6 +283,7 @@ async def _serve(config: ServerConfig) -> None:
         async with LocalServer(config) as server:
             click.echo(f"AGB Local listening on {server.endpoint}")
             click.echo(f"  export AGB_ENDPOINT={server.endpoint}")
+            click.echo(f"  contexts are kept in {config.data_dir}")
             if not config.api_keys:
                 click.echo(f"  export AGB_API_KEY={server.api_key}   (generated for this run)")
             else:
@@ -182,6 +291,24 @@ async def _serve(config: ServerConfig) -> None:
                 click.echo(f"  {count} API key(s) accepted (options, file, {ENV_API_KEYS})")
             click.echo("Press Ctrl-C to stop.")
             async for signum in signals:
-                click.echo(f"\n{signal.Signals(signum).name}: stopping AGB Local...", err=True)
+                name = signal.Signals(signum).name
+                grace = config.shutdown_grace_s
+                click.echo(
+                    f"\n{name}: stopping AGB Local (up to {grace:g} s for calls in progress; "
+                    "send it again to stop at once)...",
+                    err=True,
+                )
                 break
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_skip_grace_on_signal, signals, server)
+                await server.stop()
+                tg.cancel_scope.cancel()
     click.echo("AGB Local stopped.", err=True)
+
+
+async def _skip_grace_on_signal(signals: AsyncIterator[int], server: LocalServer) -> None:
+    """A second SIGTERM or SIGINT while stopping: cut off the calls in progress now."""
+    async for signum in signals:
+        click.echo(f"{signal.Signals(signum).name}: stopping at once", err=True)
+        server.skip_grace()
+        return

@@ -84,6 +84,34 @@ def render_table(console: Console, rows: Sequence[SessionRow]) -> None:
     console.print(table)
 
 
+def print_rows(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    as_json: bool,
+    keys: Sequence[str],
+    caption: str,
+) -> None:
+    """Rows as JSON objects (`keys`), as a rich table with `columns` on a terminal, or as
+    tab-separated lines in a pipe (what `aioagb context ls`/`files` print)."""
+    if as_json:
+        click.echo(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=2))
+        return
+    console = rich_console(sys.stdout)
+    if console is None:
+        for row in rows:
+            click.echo("\t".join(row))
+        return
+    from rich.table import Table
+
+    table = Table(caption=caption)
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("ID", "PATH"))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 class Progress:
     """Counts sessions as they are created: a rich bar on a terminal, else a final line."""
 

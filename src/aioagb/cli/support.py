@@ -165,10 +165,10 @@ def refuse_local(target: Target, why: str) -> None:
         )
 
 
-def confirm_delete(count: int) -> bool:
-    """Ask before deleting `count` sessions: False when the user says no. Refuse when nobody
-    can answer (CI, no stdin, end of input)."""
-    question = f"Delete {count} sessions?"
+def confirm_delete(count: int, what: str = "sessions") -> bool:
+    """Ask before deleting `count` sessions (or `what`): False when the user says no. Refuse
+    when nobody can answer (CI, no stdin, end of input)."""
+    question = f"Delete {count} {what}?"
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
         raise click.ClickException(f"{question} Not asking with CI set: pass --yes to delete them.")
     if sys.stdin is None or sys.stdin.closed:

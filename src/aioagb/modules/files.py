@@ -9,8 +9,11 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import copy
+import os
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Literal, TypeVar, overload
 
 from .. import _protocol as p
@@ -22,19 +25,34 @@ from .._protocol.payloads import (
     parse_search,
 )
 from .._results import seed
+from .._streams import Progress
 from ..errors import AGBError, ToolError
 from ..models import (
     ApiResponse,
     BinaryFileContentResult,
     BoolResult,
     DirectoryListResult,
+    DownloadResult,
+    FileChangeEvent,
+    FileChangeResult,
     FileContentResult,
     FileInfoResult,
     FileSearchResult,
     MultipleFileContentResult,
+    UploadResult,
 )
 from ._channel import SessionChannel
 from .command import Command
+from .transfer import FileTransfer, check_remote, check_timing
+from .watch import (
+    ChangeCallback,
+    DirectoryWatcher,
+    StopEvent,
+    changes,
+    check_stop_event,
+    check_watch_args,
+    file_change,
+)
 
 BYTES_DECODE_TIMEOUT_MS = 60_000
 R = TypeVar("R", bound=ApiResponse)
@@ -54,6 +72,7 @@ class FileSystem:
     def __init__(self, channel: SessionChannel) -> None:
         self._tools = channel
         self._command = Command(channel)  # bytes are decoded by a shell command
+        self._transfer: FileTransfer | None = None  # made on the first transfer
 
     # --- one tool call each ------------------------------------------------------------------
 
@@ -163,12 +182,21 @@ class FileSystem:
         if len(content) <= p.WRITE_CHUNK_CHARS or mode == "append":
             return await self._write_chunks(path, content, mode)
         staging = f"{path}.aioagb-{secrets.token_hex(4)}.part"
+        # Renamed over the (symlink-resolved) target by the shell: the protocol's move_file
+        # refuses an existing destination, and a rename replaces the file in one step.
+        source, target = _quote(staging), _quote(path)
+        replace = (
+            f"t=$(readlink -f -- {target}) && "
+            f'{{ [ ! -e "$t" ] || chmod --reference="$t" -- {source} 2>/dev/null || :; }} && '
+            f'mv -f -- {source} "$t"'
+        )
         try:
             await self._write_chunks(staging, content, "overwrite")
-            return await self._done(p.TOOL_MOVE_FILE, {"source": staging, "destination": path})
+            done = await self._command._execute(replace, BYTES_DECODE_TIMEOUT_MS, None, None)
         except AGBError:
             await self._remove_quietly(staging)
             raise
+        return BoolResult(request_id=done.request_id, success=True, data=True)
 
     async def _write_chunks(self, path: str, content: str, mode: str) -> BoolResult:
         size = p.WRITE_CHUNK_CHARS
@@ -181,15 +209,42 @@ class FileSystem:
 
     async def _write_bytes(self, path: str, data: bytes, mode: str) -> BoolResult:
         staging = f"/tmp/.aioagb-{secrets.token_hex(6)}.b64"
-        redirect = ">>" if mode == "append" else ">"
         source, target = _quote(staging), _quote(path)
-        command = f"base64 -d {source} {redirect} {target}; s=$?; rm -f {source}; exit $s"
+        # Decoded into a part file beside the (symlink-resolved) target and renamed over it,
+        # so a failing decode (a full disk) leaves the target as it was; an append copies the
+        # target into the part file first. Each step's stderr is kept so that the error says
+        # why with the user's path, never the part file's name.
+        part = f".aioagb-{secrets.token_hex(6)}.part"
+        copy_first = '{ [ ! -e "$t" ] || cat -- "$t"; } 2>&1 >"$p"'
+        steps = [
+            f"t=$(readlink -f -- {target})",
+            f'p=$(dirname -- "$t")/{part}',
+            "{ [ ! -d \"$t\" ] || { e='Is a directory'; false; }; }",
+            '{ [ ! -e "$t" ] || [ -w "$t" ] || { e=\'Permission denied\'; false; }; }',
+            *([f"e=$({copy_first})"] if mode == "append" else []),
+            f'e=$(base64 -d -- {source} 2>&1 >>"$p")',
+            '{ [ ! -e "$t" ] || chmod --reference="$t" -- "$p" 2>/dev/null || :; }',
+            'e=$(mv -f -- "$p" "$t" 2>&1)',
+        ]
+        command = (
+            "e='No such file or directory'; "
+            + " && ".join(steps)
+            + f'; s=$?; rm -f -- {source} ${{p:+"$p"}}; [ $s -eq 0 ] || '
+            + f"{{ r=${{e##*: }}; printf '%s: %s\\n' \"${{r:-Could not write}}\" {target} >&2; }}"
+            + "; exit $s"
+        )
         try:
             await self._write_chunks(staging, base64.b64encode(data).decode("ascii"), "overwrite")
             done = await self._command._execute(command, BYTES_DECODE_TIMEOUT_MS, None, None)
-        except AGBError:
+        except AGBError as error:
             await self._remove_quietly(staging)  # a staging file must not keep a disk full
-            raise
+            if staging not in error.message:
+                raise
+            # Writing the staging file failed (a full disk): say so of the caller's file.
+            renamed = copy.copy(error)
+            renamed.message = error.message.replace(staging, path)
+            renamed.args = (renamed.message,)
+            raise renamed from None
         return BoolResult(request_id=done.request_id, success=True, data=True)
 
     async def _remove_quietly(self, path: str) -> None:
@@ -256,6 +311,106 @@ class FileSystem:
             request_id = answer.request_id
             parts.append(answer.text or "")
         return parts, request_id
+
+    # --- transfer (§14) and watching (§16.3): transfer.py and watch.py ----------------------
+
+    def _file_transfer(self) -> FileTransfer:
+        if self._transfer is None:
+            self._transfer = FileTransfer(self._tools)
+        return self._transfer
+
+    async def transfer_path(self) -> str | None:
+        """The session's folder for `upload`/`download` (e.g. `/tmp/file_transfer`), or None
+        when the server has no file-transfer context for it."""
+        return await self._file_transfer().transfer_path()
+
+    async def upload(
+        self,
+        local_path: str | os.PathLike[str],
+        remote_path: str,
+        *,
+        content_type: str | None = None,
+        wait: bool = True,
+        wait_timeout: float = 30.0,
+        poll_interval: float = 1.5,
+        progress_cb: Progress | None = None,
+    ) -> UploadResult:
+        """Copy the local file `local_path` to `remote_path` in the session, streamed from
+        disk (any size in constant memory): `remote_path = await session.file.transfer_path()
+        + "/file.bin"` (an absolute path; a bare file name is refused).
+
+        With `wait` (the default), returns once the session has the file, polling every
+        `poll_interval` seconds for up to `wait_timeout`. `progress_cb(bytes_sent)` (sync or
+        async) is called after each 1 MiB; an exception from it stops the upload and
+        propagates.
+        """
+        local = Path(os.fspath(local_path))
+        remote, folder = check_remote(remote_path)
+        if content_type is not None:
+            v.check_text("content_type", content_type)
+        timing = check_timing(wait, wait_timeout, poll_interval)
+        operation = self._file_transfer()._upload(
+            local, remote, folder, content_type, timing, progress_cb
+        )
+        return await seed(UploadResult, operation)
+
+    async def download(
+        self,
+        remote_path: str,
+        local_path: str | os.PathLike[str],
+        *,
+        overwrite: bool = True,
+        wait: bool = True,
+        wait_timeout: float = 30.0,
+        poll_interval: float = 1.5,
+        progress_cb: Progress | None = None,
+    ) -> DownloadResult:
+        """Copy `remote_path` of the session to the local file `local_path` (its folders are
+        made), streamed to disk. The file appears under its name only when complete: it is
+        written to a temporary file next to it, renamed at the end, and removed on failure
+        or cancellation. `overwrite=False` fails when `local_path` exists.
+
+        With `wait` (the default), the session's upload of the file to the transfer context
+        is awaited (every `poll_interval` seconds, up to `wait_timeout`) before the GET.
+        `progress_cb(bytes_received)` is called after each 1 MiB.
+        """
+        remote, folder = check_remote(remote_path)
+        local = Path(os.fspath(local_path))
+        v.check_flag("overwrite", overwrite)
+        timing = check_timing(wait, wait_timeout, poll_interval)
+        operation = self._file_transfer()._download(
+            remote, folder, local, overwrite, timing, progress_cb
+        )
+        return await seed(DownloadResult, operation)
+
+    async def _get_file_change(self, path: str) -> FileChangeResult:
+        """The changes in directory `path` since the previous call (the first call sets the
+        baseline); the official private method, kept for code that uses it."""
+        path = v.check_path("path", path)
+        return await seed(FileChangeResult, file_change(self._tools, path))
+
+    def watch(
+        self, path: str, *, interval: float = 1.0
+    ) -> AsyncIterator[builtins.list[FileChangeEvent]]:
+        """`async for events in session.file.watch(path):` every non-empty batch of changes
+        in the directory, polled every `interval` seconds, from now on (the first poll sets
+        the baseline). A failed poll raises its typed error; `break` to stop."""
+        path, interval = check_watch_args(path, interval)
+        return changes(self._tools, path, interval)
+
+    def watch_dir(
+        self,
+        path: str,
+        callback: ChangeCallback,
+        interval: float = 1.0,
+        stop_event: StopEvent | None = None,
+    ) -> DirectoryWatcher:
+        """An unstarted watcher that calls `callback(events)` on changes in `path` (the
+        official `watch_dir`, whose thread becomes a task you run: see `DirectoryWatcher`)."""
+        path, interval = check_watch_args(path, interval)
+        if not callable(callback):
+            raise v.fail(f"callback must be callable, got {type(callback).__name__}")
+        return DirectoryWatcher(self._tools, path, callback, interval, check_stop_event(stop_event))
 
     # The official SDK's other names for the same operations.
     create_directory = mkdir

@@ -21,7 +21,9 @@ from .. import _protocol as p
 from .auth import KeyRing
 from .background import BackgroundTaskGroup
 from .config import ServerConfig
+from .draining import DRAIN, RequestDrain
 from .envelope import (
+    CODE_BODY_TIMEOUT,
     CODE_UNAUTHORIZED,
     ApiError,
     bad_request,
@@ -30,8 +32,10 @@ from .envelope import (
 )
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
+from .persistence import Persistence
+from .presign import TRANSFER_ROUTE
 from .registry import AdmissionCheck, Registry, reap_idle_sessions
-from .routes import sessions
+from .routes import contexts, sessions, syncs, transfer
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, RouteHandler
 from .tools import routes as tool_routes
@@ -54,7 +58,18 @@ ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
     p.PATH_GET_LINK: {"GET": sessions.get_link},
     p.PATH_GET_LINK_ASYNC: {"GET": sessions.get_link, "POST": sessions.get_link},
     p.PATH_GET_MCP_RESOURCE: {"POST": sessions.get_mcp_resource},
-    p.PATH_GET_CONTEXT_INFO: {"GET": sessions.get_context_info},
+    p.PATH_GET_CONTEXT_INFO: {"GET": syncs.get_context_info},
+    p.PATH_SYNC_CONTEXT: {"POST": syncs.sync_context},
+    p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT: {"POST": syncs.get_and_load_internal_context},
+    p.PATH_LIST_CONTEXTS: {"GET": contexts.list_contexts},
+    p.PATH_GET_CONTEXT: {"GET": contexts.get_context},
+    p.PATH_MODIFY_CONTEXT: {"POST": contexts.modify_context},
+    p.PATH_DELETE_CONTEXT: {"POST": contexts.delete_context},
+    p.PATH_CLEAR_CONTEXT: {"POST": contexts.clear_context},
+    p.PATH_DESCRIBE_CONTEXT_FILES: {"POST": contexts.describe_context_files},
+    p.PATH_GET_CONTEXT_FILE_UPLOAD_URL: {"POST": contexts.get_file_upload_url},
+    p.PATH_GET_CONTEXT_FILE_DOWNLOAD_URL: {"POST": contexts.get_file_download_url},
+    p.PATH_DELETE_CONTEXT_FILE: {"POST": contexts.delete_context_file},
     p.PATH_LIST_TOOLS: {"POST": tool_routes.list_tools},
     p.PATH_CALL_TOOL: {"POST": tool_routes.call_mcp_tool},
     **{path: {"GET": _out_of_scope, "POST": _out_of_scope} for path in p.PATHS_OUT_OF_SCOPE},
@@ -73,10 +88,17 @@ def _tenant(state: AppState, request: web.Request) -> str:
     return tenant
 
 
-async def _json_body(request: web.Request) -> dict[str, object]:
+async def _json_body(request: web.Request, timeout_s: float) -> dict[str, object]:
     if request.method == "GET":
         return {}  # GET parameters are in the query string; a body is ignored
-    raw = await request.read()  # raises 413 past client_max_size
+    try:
+        with anyio.fail_after(timeout_s):
+            raw = await request.read()  # raises 413 past client_max_size
+    except TimeoutError:
+        # A body trickling in (a byte every 100 ms) would otherwise hold its handler forever.
+        raise ApiError(
+            408, CODE_BODY_TIMEOUT, f"The request body did not arrive within {timeout_s:g} s"
+        ) from None
     try:
         # JSON is UTF-8 (RFC 8259), whatever charset the Content-Type claims: decoding by
         # the header let invalid bytes or `charset=utf-16` escape as a 500.
@@ -114,24 +136,32 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         request_id=current_request_id(),
         tenant=_tenant(state, request),
         query=request.query,
-        body=await _json_body(request),
+        body=await _json_body(request, state.config.body_timeout_s),
     )
     return await handler(call)
 
 
 async def _run_sessions(app: web.Application) -> AsyncIterator[None]:
-    """The server's lifetime: the idle reaper runs in the background; on the way out it stops
-    and every session and the backend are ended, even when the cleanup is cancelled."""
+    """The server's lifetime: the context store opens first (recovering from a crash), the
+    idle reaper and the store's upkeep run in the background; on the way out every session is
+    released (uploading its contexts) before the store closes, even when the cleanup is
+    cancelled."""
     state = app[STATE]
-    background = BackgroundTaskGroup()
-    reaper = partial(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
-    await background.start(reaper)
+    store = state.persistence.store
+    await anyio.to_thread.run_sync(store.open)
     try:
-        yield
+        background = BackgroundTaskGroup()
+        reaper = partial(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
+        await background.start(reaper, state.persistence.maintenance.run)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await background.aclose()
+                await state.registry.aclose()
     finally:
         with anyio.CancelScope(shield=True):
-            await background.aclose()
-            await state.registry.aclose()
+            await anyio.to_thread.run_sync(store.close)
 
 
 def _session_quota(limit: int | None) -> AdmissionCheck | None:
@@ -146,19 +176,28 @@ def _session_quota(limit: int | None) -> AdmissionCheck | None:
 
 
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
-    """AGB Local's aiohttp application: the envelope (and optional fault) middleware, the
-    dispatcher, and the sessions' lifetime as a cleanup context."""
-    middlewares: list[Middleware] = [envelope_errors]
+    """AGB Local's aiohttp application: the envelope, drain (and optional fault) middleware,
+    the dispatcher, and the sessions' lifetime as a cleanup context."""
+    drain = RequestDrain()
+    middlewares: list[Middleware] = [envelope_errors, drain.middleware()]
     if config.faults is not None:
         # Inside the envelope middleware: an injected fault still gets a request id header.
         middlewares.append(fault_middleware(FaultInjector(config.faults)))
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
+    persistence = Persistence.from_config(config)
     registry = Registry(
         backend,
         release_timeout_s=config.release_timeout_s,
         admit=_session_quota(config.max_sessions_per_key),
+        before_release=persistence.syncs.detach,
     )
-    app[STATE] = AppState(config=config, keyring=keyring, registry=registry)
+    app[STATE] = AppState(
+        config=config, keyring=keyring, registry=registry, persistence=persistence
+    )
+    app[DRAIN] = drain
+    # Pre-signed URLs carry their own authority (an HMAC), not an API key: their own route,
+    # ahead of the dispatcher that requires one.
+    app.router.add_route("*", TRANSFER_ROUTE + "/{name:.*}", transfer.serve_presigned)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)
     return app

@@ -13,8 +13,10 @@ from .faults import FaultPlan
 from .sandbox import SandboxLimits
 
 ENV_API_KEYS = "AGB_LOCAL_API_KEYS"  # comma-separated
+ENV_DATA_DIR = "AGB_LOCAL_DATA_DIR"  # `aioagb serve --data-dir`'s default, when set
 BACKENDS = ("auto", "bwrap", "plain")
 LOOPBACK = "127.0.0.1"
+DEFAULT_STORAGE_QUOTA_BYTES: int | None = 10 * 1024 * 1024 * 1024  # per API key
 
 
 @attrs.frozen
@@ -47,8 +49,50 @@ class ServerConfig:
     max_sessions_per_key: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
+    # --- connections (docs/security.md "Connections"): what one client, or anyone who can
+    # reach the port without a key, may hold of the server.
+    # Open connections per client address and in total. Past either cap a new connection
+    # gets a 503 envelope and is closed. The total is also kept under half the process's
+    # open-file limit, so that connections alone can never exhaust the server's files.
+    max_connections_per_client: int = attrs.field(default=512, validator=attrs.validators.gt(0))
+    max_connections: int = attrs.field(default=4096, validator=attrs.validators.gt(0))
+    # A connection that has not delivered a complete request head this long after it opened,
+    # or after its previous reply, is closed: idle keep-alive and slow headers alike.
+    keepalive_timeout_s: float = attrs.field(default=75.0, validator=attrs.validators.gt(0))
+    # Time to receive one request's whole body once its head is in; past it, a 408 envelope
+    # and the connection is closed (a body trickling in byte by byte holds nothing forever).
+    body_timeout_s: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    # Connections the kernel queues before the server accepts them (capped by somaxconn).
+    listen_backlog: int = attrs.field(default=1024, validator=attrs.validators.gt(0))
+    # How long stopping waits for requests in progress before cutting them off; requests that
+    # arrive meanwhile get a 503 envelope. A second SIGTERM/SIGINT skips the rest of it.
+    shutdown_grace_s: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
+    # Where contexts (§13) are kept: SQLite metadata and file contents, durable across
+    # restarts. None: a fresh temporary directory, removed on exit (the embedded server's
+    # default; `aioagb serve` defaults to `default_data_dir()`). One server per directory.
+    data_dir: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    # Bytes one API key's contexts may hold, all together; None: no limit. Past it, uploads
+    # answer 413 (`QuotaExceeded.Storage`) and syncs end `Failed`.
+    storage_quota_bytes: int | None = attrs.field(
+        default=DEFAULT_STORAGE_QUOTA_BYTES,
+        validator=attrs.validators.optional(attrs.validators.gt(0)),
+    )
+    # How long a pre-signed upload or download URL of a context file stays valid.
+    presigned_url_ttl_s: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    # How often the store drops expired files (recycle policies) and empties its trash.
+    store_maintenance_interval_s: float = attrs.field(
+        default=60.0, validator=attrs.validators.gt(0)
+    )
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where `aioagb serve` keeps contexts unless told otherwise: the per-user data directory
+    (`$XDG_DATA_HOME/aioagb`, else `~/.local/share/aioagb`)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aioagb"
 
 
 def collect_api_keys(

@@ -21,6 +21,9 @@ CODE_UNAUTHORIZED = "InvalidApiKey.NotFound"
 CODE_ROUTE_NOT_FOUND = "InvalidAction.NotFound"
 CODE_METHOD_NOT_ALLOWED = "InvalidAction.MethodNotAllowed"
 CODE_BODY_TOO_LARGE = "InvalidParameter.BodyTooLarge"
+CODE_BODY_TIMEOUT = "RequestTimeout.Body"
+CODE_TOO_MANY_CONNECTIONS = "ServiceUnavailable.TooManyConnections"
+CODE_SERVER_STOPPING = "ServiceUnavailable.Stopping"
 CODE_IMAGE_NOT_FOUND = "InvalidImageId.NotFound"
 CODE_TOOL_NOT_FOUND = "InvalidTool.NotFound"
 CODE_NOT_SUPPORTED = "NotSupported.AgbLocal"
@@ -87,7 +90,12 @@ def success(
 
 def failure(request_id: str, error: ApiError) -> web.Response:
     """The error envelope for `error`, with its HTTP status."""
-    body = {
+    return _json(failure_body(request_id, error), error.status, request_id)
+
+
+def failure_body(request_id: str, error: ApiError) -> dict[str, object]:
+    """The error envelope's JSON object (for replies written below aiohttp, too)."""
+    return {
         p.KEY_SUCCESS: False,
         p.KEY_CODE: error.code,
         p.KEY_MESSAGE: error.message,
@@ -95,7 +103,6 @@ def failure(request_id: str, error: ApiError) -> web.Response:
         p.KEY_REQUEST_ID: request_id,
         p.KEY_DATA: None,
     }
-    return _json(body, error.status, request_id)
 
 
 def _json(body: Mapping[str, object], status: int, request_id: str) -> web.Response:

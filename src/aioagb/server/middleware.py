@@ -34,6 +34,11 @@ def current_request_id() -> str:
     return _REQUEST_ID.get("")
 
 
+def new_request_id() -> str:
+    """A fresh request id, as every reply carries one."""
+    return f"local-{uuid.uuid4().hex}"
+
+
 def _from_http_exception(exc: web.HTTPException) -> ApiError:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return ApiError(413, envelope.CODE_BODY_TOO_LARGE, "Request body is too large")
@@ -49,7 +54,7 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
 async def envelope_errors(request: web.Request, handler: NextHandler) -> web.StreamResponse:
     """The outermost middleware: gives the request its id and turns every failure into an
     envelope."""
-    request_id = f"local-{uuid.uuid4().hex}"
+    request_id = new_request_id()
     _REQUEST_ID.set(request_id)
     try:
         response = await handler(request)
@@ -69,6 +74,11 @@ async def envelope_errors(request: web.Request, handler: NextHandler) -> web.Str
             500, envelope.CODE_INTERNAL, f"Internal server error (request id {request_id})"
         )
         response = envelope.failure(request_id, internal)
-    if p.HEADER_REQUEST_ID not in response.headers and not response.prepared:
-        response.headers[p.HEADER_REQUEST_ID] = request_id
+    if not response.prepared:
+        if p.HEADER_REQUEST_ID not in response.headers:
+            response.headers[p.HEADER_REQUEST_ID] = request_id
+        if not request.content.is_eof():
+            # Answered before its body fully arrived (refused, timed out): the rest could take
+            # as long as the client likes, and the next request cannot start before it.
+            response.force_close()
     return response

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
@@ -29,6 +29,9 @@ Clock = Callable[[], float]
 # of live sessions before a sandbox is made; raises `ApiError` (the cloud's limit error) to
 # refuse. None: no quota (today's behaviour).
 AdmissionCheck = Callable[[str, int], None]
+# Work that must happen while a released session's sandbox still exists (uploading its
+# contexts, §13.10 item 9). Runs shielded; a failure is logged and the release goes on.
+ReleaseHook = Callable[["SessionRecord"], Awaitable[None]]
 
 
 @attrs.define(eq=False)
@@ -80,9 +83,11 @@ class Registry:
         release_timeout_s: float = 30.0,
         clock: Clock = time.monotonic,
         admit: AdmissionCheck | None = None,
+        before_release: ReleaseHook | None = None,
     ) -> None:
         self.backend = backend
         self._admit = admit
+        self._before_release = before_release
         self._release_timeout_s = release_timeout_s
         self._clock = clock
         self._sessions: dict[str, SessionRecord] = {}
@@ -98,9 +103,15 @@ class Registry:
         return sum(1 for record in self._sessions.values() if record.tenant == tenant)
 
     async def create(
-        self, tenant: str, image_id: str, labels: Mapping[str, str], idle_timeout_s: float
+        self,
+        tenant: str,
+        image_id: str,
+        labels: Mapping[str, str],
+        idle_timeout_s: float,
+        sync_paths: Sequence[str] = (),
     ) -> SessionRecord:
-        """Admits the tenant (quota), makes the session's sandbox and records it as running."""
+        """Admits the tenant (quota), makes the session's sandbox (with directories at
+        `sync_paths`, where contexts are mounted) and records it as running."""
         if self._admit is not None:
             # Creations still in progress count too: the check and the insert are apart by
             # an await, and concurrent creates must not all pass the same check.
@@ -108,7 +119,7 @@ class Registry:
         session_id = _new_id("session")
         self._creating[tenant] = self._creating.get(tenant, 0) + 1
         try:
-            sandbox = await self.backend.create(session_id)
+            sandbox = await self.backend.create(session_id, sync_paths)
         finally:
             self._creating[tenant] -= 1
             if not self._creating[tenant]:
@@ -184,6 +195,11 @@ class Registry:
             return
         record.status = p.STATUS_DELETING
         with anyio.CancelScope(shield=True):
+            if self._before_release is not None:
+                try:
+                    await self._before_release(record)
+                except Exception:
+                    log.exception("session %s: work before its release failed", record.session_id)
             try:
                 with anyio.move_on_after(self._release_timeout_s) as scope:
                     await record.sandbox.aclose()

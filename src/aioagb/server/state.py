@@ -10,16 +10,19 @@ from aiohttp import web
 from . import envelope
 from .auth import KeyRing
 from .config import ServerConfig
+from .persistence import Persistence
 from .registry import Registry, SessionRecord
 
 
 @attrs.frozen
 class AppState:
-    """What every handler shares: the server's settings, its API keys and its sessions."""
+    """What every handler shares: the server's settings, its API keys, its sessions and
+    its contexts."""
 
     config: ServerConfig
     keyring: KeyRing
     registry: Registry
+    persistence: Persistence
 
 
 STATE = web.AppKey("aioagb_state", AppState)
@@ -40,6 +43,11 @@ class Call:
     def registry(self) -> Registry:
         """The server's session registry."""
         return self.state.registry
+
+    @property
+    def persistence(self) -> Persistence:
+        """The server's contexts: store, syncs, URL signer."""
+        return self.state.persistence
 
     def session(
         self, session_id: str, *, deleting_ok: bool = False, touch: bool = True

@@ -1,5 +1,5 @@
 """Handlers of the session routes (agb-wire.md §3): create, get, status, list, labels,
-release, keep-alive, resource info, context info and links."""
+release, keep-alive, resource info and links. (A session's context routes are in `syncs`.)"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..images import requested_image
 from ..params import optional, optional_int, parse_json_object, query_int, string_map
 from ..registry import SessionRecord
 from ..state import Call
+from ..sync import parse_mounts
 
 
 def _session_id(call: Call) -> str:
@@ -54,11 +55,17 @@ async def create_session(call: Call) -> web.Response:
     if timeout is not None and timeout < 0:
         raise bad_request("body.timeout must not be negative")
     optional(call.body, p.B_POLICY_ID, str, "body")  # accepted; AGB Local has no policies
-    # Accepted and not acted on: AGB Local has no context storage, and GetContextInfo then
-    # reports no sync task, which ends the client's wait at once (§3.13).
-    optional(call.body, p.B_PERSISTENCE_LIST, list, "body")
+    # Contexts mounted in the session (§13.6): all checked before anything is made.
+    mounts = parse_mounts(call.body.get(p.B_PERSISTENCE_LIST))
+    syncs = call.persistence.syncs
+    await syncs.check_mounts(call.tenant, mounts)
     idle_timeout_s = float(timeout) if timeout else call.state.config.default_idle_timeout_s
-    record = await call.registry.create(call.tenant, image_id, labels, idle_timeout_s)
+    record = await call.registry.create(
+        call.tenant, image_id, labels, idle_timeout_s, [m.path for m in mounts]
+    )
+    # The contexts' files are in place before the create answers, so the client's wait on
+    # GetContextInfo (§3.1) finds every download task ended.
+    await syncs.attach(record, mounts)
     return call.ok({**_session_data(call, record), "success": True})
 
 
@@ -134,12 +141,6 @@ async def get_mcp_resource(call: Call) -> web.Response:
     """`/mcp/getMcpResource` (§3.11): the session's resource URL."""
     record = call.session(_session_id(call))
     return call.ok({"sessionId": record.session_id, "resourceUrl": _resource_url(call, record)})
-
-
-async def get_context_info(call: Call) -> web.Response:
-    """`/sdk/GetContextInfo` (§3.13): no context sync on AGB Local, so nothing to wait for."""
-    call.session(_session_id(call))
-    return call.ok({"contextStatus": ""})  # no context sync on AGB Local: nothing to wait for
 
 
 async def get_link(call: Call) -> web.Response:

@@ -3,7 +3,8 @@ works, a loudly unsafe plain-process fallback elsewhere); the contract the HTTP 
 is re-exported here from `interface`. See docs/sandbox.md.
 
 The parts: `interface` (the contract), `backend` (LocalBackend, LocalSandbox), `channel` (the
-JSON-lines channel to a session's agent), `bwrap` (bubblewrap's arguments), `uids` (the uid
+JSON-lines channel to a session's agent), `bwrap` (bubblewrap's arguments and where sync paths
+may go), `hostfiles` (a session's files from the host, for context sync), `uids` (the uid
 lease), `cgroups`, and `agent/`, the package that runs inside each sandbox (standard library
 only, copied into the server's runtime directory).
 """
@@ -17,7 +18,8 @@ import subprocess
 from pathlib import Path
 
 from .backend import LocalBackend, LocalSandbox
-from .bwrap import isolation_flags
+from .bwrap import checked_sync_path, isolation_flags
+from .hostfiles import HostFile, SessionFiles
 from .interface import (
     WORKSPACE_DIR,
     CodeRun,
@@ -43,6 +45,7 @@ __all__ = [
     "FileChange",
     "FileEdit",
     "FileStat",
+    "HostFile",
     "LocalBackend",
     "LocalSandbox",
     "Sandbox",
@@ -51,8 +54,10 @@ __all__ = [
     "SandboxFileError",
     "SandboxLimits",
     "SandboxUnavailable",
+    "SessionFiles",
     "ShellOutcome",
     "bwrap_works",
+    "checked_sync_path",
     "make_backend",
 ]
 

@@ -18,15 +18,26 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.abc
 
-from .bwrap import TMP_DIR, VENV_DIR, bwrap_argv, data_fd, etc_files, read_child_pid
+from .bwrap import (
+    TMP_DIR,
+    VENV_DIR,
+    bwrap_argv,
+    checked_sync_path,
+    data_fd,
+    etc_files,
+    needs_bind,
+    read_child_pid,
+)
 from .cgroups import Cgroups
 from .channel import AgentChannel, AgentGone
+from .hostfiles import SessionFiles
 from .interface import (
     WORKSPACE_DIR,
     CodeRun,
@@ -63,11 +74,21 @@ class LocalSandbox:
     costs no disk work: making and removing the directories was most of AGB Local's CPU per
     create+delete (docs/benchmarks.md)."""
 
-    def __init__(self, backend: LocalBackend, session_id: str, uid: int | None) -> None:
+    def __init__(
+        self,
+        backend: LocalBackend,
+        session_id: str,
+        uid: int | None,
+        sync_paths: Sequence[str] = (),
+    ) -> None:
         self._backend = backend
         self._session_id = session_id
         self._uid = uid
         self.dir = backend.sessions_dir / session_id
+        # Sync paths outside /workspace and /tmp: each gets a directory of the session,
+        # bound there under bubblewrap (sandbox path -> host directory).
+        outside = [path for path in sync_paths if needs_bind(path)]
+        self.sync_binds = {path: self.dir / "mounts" / str(n) for n, path in enumerate(outside)}
         self._agent: AgentChannel | None = None
         self._start_lock = anyio.Lock()
         self._closed = False
@@ -105,11 +126,28 @@ class LocalSandbox:
             if self._agent is not None:
                 await self._agent.kill(self._uid)
                 self._agent = None
-            if not self._dirs_made:
-                await anyio.to_thread.run_sync(self._backend._make_dirs, self.dir, self._uid)
-                self._dirs_made = True
+            await self._ensure_dirs()
             self._agent = await self._backend._start_agent(self)
             return self._agent
+
+    async def _ensure_dirs(self) -> None:
+        # Called with the start lock held.
+        if not self._dirs_made:
+            make = partial(self._backend._make_dirs, self.dir, self._uid, self.sync_binds)
+            await anyio.to_thread.run_sync(make)
+            self._dirs_made = True
+
+    def host_roots(self) -> dict[str, Path]:
+        """Every sandbox root of the session -> its host directory."""
+        roots = {WORKSPACE_DIR: self.dir / "workspace", TMP_DIR: self.dir / "tmp"}
+        return {**roots, **self.sync_binds}
+
+    async def host_files(self) -> SessionFiles:
+        async with self._start_lock:
+            if self._closed:
+                raise SandboxError("the session's sandbox is closed")
+            await self._ensure_dirs()
+        return SessionFiles(self.host_roots(), self._uid)
 
     async def _call(self, op: str, timeout_s: float, **args: object) -> Any:
         agent = await self._ensure_agent()
@@ -252,11 +290,14 @@ class LocalSandbox:
             if first:
                 if self._cgroups is not None:
                     await anyio.to_thread.run_sync(self._cgroups.remove)
-                await anyio.to_thread.run_sync(_remove_tree, self.dir)
+                await anyio.to_thread.run_sync(remove_tree, self.dir)
                 self._backend._forget(self)
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """Removes `path` (and its `.log`), making directories writable where the session's code
+    took that away; the workspace root's cleanup uses it too."""
+
     def make_writable_and_retry(func: Any, p: str, _exc: object) -> None:
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(p), 0o700)
@@ -324,15 +365,16 @@ class LocalBackend:
         """The live sandboxes by session id (a copy)."""
         return dict(self._sandboxes)
 
-    async def create(self, session_id: str) -> LocalSandbox:
+    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> LocalSandbox:
         if self._closed:
             raise SandboxError("the sandbox backend is closed")
         if not _SESSION_ID.fullmatch(session_id):
             raise SandboxError(f"invalid session id for a sandbox: {session_id!r}")
         if session_id in self._sandboxes:
             raise SandboxError(f"a sandbox for session {session_id} exists already")
+        checked = [checked_sync_path(path) for path in sync_paths]
         uid = self._uid_lease.take() if self._uid_lease is not None else None
-        sandbox = LocalSandbox(self, session_id, uid)
+        sandbox = LocalSandbox(self, session_id, uid, checked)
         self._sandboxes[session_id] = sandbox
         return sandbox
 
@@ -360,7 +402,7 @@ class LocalBackend:
         self.root.mkdir(parents=True, exist_ok=True)
         for leftover in (self.sessions_dir, self.runtime_dir):
             if leftover.exists():
-                _remove_tree(leftover)
+                remove_tree(leftover)
         self.sessions_dir.mkdir(mode=0o711)
         self.runtime_dir.mkdir(mode=0o755)
         os.chmod(self.sessions_dir, 0o711)
@@ -377,17 +419,20 @@ class LocalBackend:
                 )
 
     @staticmethod
-    def _make_dirs(path: Path, uid: int | None) -> None:
+    def _make_dirs(path: Path, uid: int | None, binds: Mapping[str, Path]) -> None:
         try:
             path.mkdir(mode=0o700)
-            for sub in ("workspace", "tmp"):
-                (path / sub).mkdir(mode=0o700)
+            subs = [path / "workspace", path / "tmp"]
+            if binds:
+                subs += [path / "mounts", *binds.values()]
+            for sub in subs:
+                sub.mkdir(mode=0o700)
                 if uid is not None:
-                    os.chown(path / sub, uid, uid)
+                    os.chown(sub, uid, uid)
             if uid is not None:
                 os.chown(path, uid, uid)
         except OSError as exc:
-            _remove_tree(path)  # so the next call starts clean
+            remove_tree(path)  # so the next call starts clean
             raise SandboxError(f"could not make the session's directories: {exc}") from None
 
     def _python(self) -> str:
@@ -414,10 +459,13 @@ class LocalBackend:
 
     def _roots(self, sandbox: LocalSandbox) -> dict[str, str]:
         """Sandbox root -> where the agent finds it: the same path under bubblewrap, the
-        session's host directories in plain mode."""
+        session's host directories in plain mode. Longest first: the agent maps a path by
+        the first root that contains it, and a sync path may lie inside another root."""
+        roots = sandbox.host_roots()
+        ordered = sorted(roots, key=len, reverse=True)
         if self.mode == "bwrap":
-            return {WORKSPACE_DIR: WORKSPACE_DIR, TMP_DIR: TMP_DIR}
-        return {WORKSPACE_DIR: str(sandbox.dir / "workspace"), TMP_DIR: str(sandbox.dir / "tmp")}
+            return {path: path for path in ordered}
+        return {path: str(roots[path]) for path in ordered}
 
     def _session_env(self, *, home: str, tmp: str) -> dict[str, str]:
         venv_bin = ""
@@ -537,6 +585,7 @@ class LocalBackend:
             etc_fds=etc_fds,
             info_fd=info_fd,
             command=_agent_command(SYSTEM_PYTHON),
+            sync_binds=list(sandbox.sync_binds.items()),
         )
 
 

@@ -8,11 +8,50 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .interface import WORKSPACE_DIR, SandboxLimits
+from .interface import WORKSPACE_DIR, SandboxError, SandboxLimits
 
 TMP_DIR = "/tmp"
 AGENT_DIR = "/opt/agb"  # where the agent is mounted inside the sandbox
 VENV_DIR = "/opt/venv"  # where an optional venv for user code is mounted
+# The session's own directories: a sync path inside one needs no mount of its own.
+SESSION_ROOTS = (WORKSPACE_DIR, TMP_DIR)
+# The sandbox's system directories (read-only, generated or kernel file systems): a sync
+# path may be neither one of them, nor inside one, nor above one (that would hide it).
+SYSTEM_DIRS = (
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/proc", "/dev", "/sys",
+    AGENT_DIR, VENV_DIR,
+)  # fmt: skip
+MAX_SYNC_PATH_CHARS = 1024
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def checked_sync_path(raw: str) -> str:
+    """A context's mount path (agb-wire.md §13.6) made canonical, or `SandboxError` saying
+    why a sandbox cannot have one there. Any absolute path works except the system
+    directories and their ancestors: `/home/user/data`, `/workspace/x`, `/tmp/y`, `/data`."""
+    if not raw.startswith("/"):
+        raise SandboxError(f"a sync path must be absolute: {raw!r}")
+    if len(raw) > MAX_SYNC_PATH_CHARS or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        raise SandboxError(f"not a usable sync path: {raw[:100]!r}")
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise SandboxError(f"a sync path must not contain '..': {raw}")
+    path = "/" + "/".join(parts)
+    for system in SYSTEM_DIRS:
+        if _within(path, system) or _within(system, path):
+            raise SandboxError(f"{path} is (or holds) the sandbox's system directory {system}")
+    if any(_within(root, path) and root != path for root in SESSION_ROOTS):
+        raise SandboxError(f"{path} would hide the session's own directories")
+    return path
+
+
+def needs_bind(sync_path: str) -> bool:
+    """Whether a (checked) sync path lies outside the session's own directories, so the
+    sandbox needs a directory of the session bound there."""
+    return not any(_within(sync_path, root) for root in SESSION_ROOTS)
 
 
 def isolation_flags(as_root: bool) -> list[str]:
@@ -72,10 +111,12 @@ def bwrap_argv(
     etc_fds: Mapping[str, int],
     info_fd: int,
     command: Sequence[str],
+    sync_binds: Sequence[tuple[str, Path]] = (),
 ) -> list[str]:
     """The whole bubblewrap command line that runs `command` in a session's sandbox:
     `session_dir`'s workspace and tmp at /workspace and /tmp, `agent_root` read-only at
-    AGENT_DIR, the optional venv read-only at VENV_DIR."""
+    AGENT_DIR, the optional venv read-only at VENV_DIR, and each (sync path, host directory)
+    of `sync_binds` bound read-write at its path."""
     argv = ["bwrap", "--info-fd", str(info_fd), *isolation_flags(as_root)]
     argv += ["--die-with-parent", "--new-session", "--clearenv"]
     argv += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
@@ -87,6 +128,7 @@ def bwrap_argv(
     argv += ["--size", str(limits.tmp_size_bytes // 4), "--tmpfs", "/dev/shm"]
     argv += ["--bind", str(session_dir / "workspace"), WORKSPACE_DIR]
     argv += ["--bind", str(session_dir / "tmp"), TMP_DIR]
+    argv += _sync_mounts(sync_binds)
     argv += ["--ro-bind", str(agent_root), AGENT_DIR]
     if venv is not None:
         argv += ["--ro-bind", str(venv), VENV_DIR]
@@ -94,6 +136,19 @@ def bwrap_argv(
     # /workspace once it is the session's uid.
     argv += ["--chdir", AGENT_DIR, "--"]
     return argv + list(command)
+
+
+def _sync_mounts(binds: Sequence[tuple[str, Path]]) -> list[str]:
+    # Outer paths first, so a nested sync path is bound inside its parent's mount. The
+    # parents bubblewrap makes on the way are root's, 0755: only the sync path itself is
+    # the session's.
+    out: list[str] = []
+    for path, host in sorted(binds, key=lambda bind: bind[0].count("/")):
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            out += ["--perms", "0755", "--dir", "/" + "/".join(parts[:depth])]
+        out += ["--bind", str(host), path]
+    return out
 
 
 def read_child_pid(fd: int) -> int | None:

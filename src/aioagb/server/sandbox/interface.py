@@ -18,9 +18,12 @@ runtime is not installed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
+
+if TYPE_CHECKING:
+    from .hostfiles import SessionFiles
 
 WORKSPACE_DIR = "/workspace"  # the session's working directory and HOME inside the sandbox
 
@@ -43,6 +46,9 @@ class SandboxLimits:
 
     cpu_seconds: int = 600  # RLIMIT_CPU of each process started in the sandbox
     memory_bytes: int = 1024 * 1024 * 1024  # cgroup memory cap where cgroups exist
+    # CPU quota in cores (cgroup `cpu`): a spinning cell cannot take every core from the
+    # other sessions; None: no quota.
+    cpu_cores: float | None = 1.0
     address_space_bytes: int = 4 * 1024 * 1024 * 1024  # RLIMIT_AS backstop (node needs room)
     max_processes: int = 128  # RLIMIT_NPROC for the session's own uid
     max_file_bytes: int = 256 * 1024 * 1024  # RLIMIT_FSIZE: the largest single file
@@ -170,6 +176,10 @@ class Sandbox(Protocol):
         """Changes under `path` since the previous call for that path; the first call is a
         baseline and returns nothing."""
 
+    async def host_files(self) -> SessionFiles:
+        """The session's files as the server sees them (its directories made if needed), to
+        copy contexts in and out without going through the session's processes."""
+
     async def aclose(self) -> None:
         """Kills every process of the session and removes its files. Idempotent."""
 
@@ -185,8 +195,10 @@ class SandboxBackend(Protocol):
     def languages(self) -> Sequence[str]:
         """Canonical languages this machine can run (python always; javascript with node)."""
 
-    async def create(self, session_id: str) -> Sandbox:
-        """Makes the session's workspace. Cheap: no process is started yet."""
+    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> Sandbox:
+        """Makes the session's record. Cheap: no process is started yet. `sync_paths` are
+        absolute paths where contexts are mounted (`bwrap.checked_sync_path`): each exists
+        in the sandbox, belongs to the session, and is reachable by the file tools."""
 
     async def aclose(self) -> None:
         """Ends every sandbox this backend made (server shutdown)."""

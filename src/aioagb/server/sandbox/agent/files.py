@@ -1,6 +1,12 @@
 """The file operations, run here as the session's uid and (under bubblewrap) in the sandbox's
 own mount namespace: sandbox paths confined to the session's roots after resolving symlinks,
-then read, write, stat, list, make, move, delete, edit, search and change tracking."""
+then read, write, stat, list, make, move, delete, edit, search and change tracking.
+
+A failed write never costs the file it was writing: an overwrite or edit goes to a staging
+file beside its target that replaces it by an atomic rename only once written (on a full disk
+the original stays whole), and an append that fails is cut back to the file's old length.
+Staging files are removed on every failure path, and errors name the user's path only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import contextlib
 import errno
 import fnmatch
 import os
+import secrets
 import stat
 import threading
 from collections.abc import Iterator, Sequence
@@ -79,7 +86,9 @@ def file_errors(path: str) -> Iterator[None]:
     except OSError as exc:
         if exc.errno == errno.EFBIG:
             raise FileError(f"File too large: {path}") from None
-        raise FileError(f"{exc.strerror or exc}: {path}") from None
+        # Never `str(exc)`: it names the real paths (staging files, the host's root).
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else "Operation failed")
+        raise FileError(f"{reason}: {path}") from None
 
 
 def usage() -> int:
@@ -121,8 +130,78 @@ def op_write_file(req: JSONDict) -> None:
         if usage() - old + len(data) > CONFIG.quota:
             raise FileError(f"Workspace quota of {CONFIG.quota} bytes exceeded: {path}")
         os.makedirs(os.path.dirname(real), exist_ok=True)
-        with open(real, "wb" if mode == "overwrite" else "ab") as f:
-            f.write(data)
+        if mode == "overwrite":
+            replace_contents(real, data)
+        else:
+            append_or_restore(real, data)
+
+
+STAGING_PREFIX = ".aioagb-"
+STAGING_SUFFIX = ".part"
+
+
+def replace_contents(real: str, data: bytes) -> None:
+    """Makes `data` the contents of the file `real` by writing a staging file beside it and
+    renaming that over it: at every moment `real` holds either its old contents or `data`.
+    The file keeps its permission bits; a file this uid may not write stays unwritten."""
+    try:
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: the umask decides, as for open()
+    else:
+        if not os.access(real, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    staging_name = f"{STAGING_PREFIX}{secrets.token_hex(6)}{STAGING_SUFFIX}"
+    staging = os.path.join(os.path.dirname(real), staging_name)  # same file system: a rename
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        try:
+            write_durably(fd, data)
+            if mode is not None:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.replace(staging, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+        raise
+
+
+def append_or_restore(real: str, data: bytes) -> None:
+    """Appends `data` to `real`; on any failure the file is cut back to its old length.
+
+    Not a copy and a rename: the SDK writes large contents as a series of 51,200-character
+    appends, so copying the file on each would cost time and disk quadratic in its size (and
+    a second copy's worth of free space): truncating frees space, so it works on a full disk."""
+    try:
+        fd, created = os.open(real, os.O_WRONLY | os.O_APPEND), False
+    except FileNotFoundError:
+        fd, created = os.open(real, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666), True
+    try:
+        before = os.fstat(fd).st_size
+        try:
+            write_durably(fd, data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if created:
+                    os.unlink(real)  # it did not exist: it should not now
+                else:
+                    os.ftruncate(fd, before)
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_durably(fd: int, data: bytes) -> None:
+    """Writes all of `data` to `fd` and syncs it. Unbuffered on purpose: a buffered file
+    retries its failed write when closed, which would append again after a cut-back."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    # Before the rename or the reply: a write error the disk reports late (delayed
+    # allocation, network file systems) must fail this call, not surface afterwards.
+    os.fsync(fd)
 
 
 def _iso(ts: float) -> str:
@@ -177,9 +256,25 @@ def op_move_file(req: JSONDict) -> None:
         if os.path.lexists(real_dst):
             raise FileError(f"Destination already exists: {dst}")
         os.makedirs(os.path.dirname(real_dst), exist_ok=True)
-        import shutil
+        move_or_undo(real_src, real_dst)
 
+
+def move_or_undo(real_src: str, real_dst: str) -> None:
+    """`shutil.move` to a destination that does not exist, and if it fails (between /tmp and
+    /workspace it copies: a full disk stops it half way), the partial copy is removed again;
+    the source is removed only after a complete copy, so it is whole either way."""
+    import shutil
+
+    try:
         shutil.move(real_src, real_dst)
+    except BaseException:
+        if os.path.lexists(real_src) and os.path.lexists(real_dst):
+            if os.path.isdir(real_dst) and not os.path.islink(real_dst):
+                shutil.rmtree(real_dst, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(real_dst)
+        raise
 
 
 def op_delete_file(req: JSONDict) -> None:
@@ -221,8 +316,7 @@ def op_edit_file(req: JSONDict) -> str:
             )
         )
         if not req.get("dry_run"):
-            with open(real, "w", encoding="utf-8", newline="") as f:
-                f.write(after)
+            replace_contents(real, after.encode("utf-8"))
     return diff
 
 
