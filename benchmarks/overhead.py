@@ -56,7 +56,8 @@ async def _run(server: ServerProcess, calls: int, rounds: int) -> dict[str, Any]
         params = CreateSessionParams(image_id=IMAGE, labels={"bench": "overhead"})
         async with agb.session(params) as session, aiohttp.ClientSession() as http:
             url = agb.config.endpoint + p.PATH_GET_LABELS
-            sid, headers = session.session_id, dict(agb._headers)  # the same bytes on the wire
+            # The same bytes on the wire as the client sends (its engine holds the headers).
+            sid, headers = session.session_id, dict(agb.lifecycle.engine._headers)
             await _aioagb_round(session, 20)  # warm both connections up
             await _raw_round(http, url, sid, headers, 20)
             for _ in range(rounds):

@@ -10,6 +10,7 @@ It uses AGB Local in-process; for the AGB cloud, use `AsyncAGB()` in `agb_contex
 """
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 
@@ -34,8 +35,22 @@ async def agb_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def read_code(request: web.Request) -> str:
+    """The `code` of a `{"code": "..."}` body; any other body is the client's mistake: a 400
+    that says so, not a 500 and a traceback in the server's log."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, str):
+        error = json.dumps({"error": 'send a JSON body: {"code": "..."}'})
+        raise web.HTTPBadRequest(text=error, content_type="application/json")
+    return code
+
+
 async def run_pooled(request: web.Request) -> web.Response:
-    code = (await request.json())["code"]
+    code = await read_code(request)
     # A pooled session is warm (no create per request) but shared over time: state left by
     # one request is seen by a later one. Use /run-fresh for untrusted, isolated work.
     async with request.app[POOL].session() as session:
@@ -46,9 +61,9 @@ async def run_pooled(request: web.Request) -> web.Response:
 
 
 async def run_fresh(request: web.Request) -> web.Response:
-    code = (await request.json())["code"]
-    # A session of its own, deleted when the handler ends — even if the client disconnects
-    # and aiohttp cancels the handler.
+    code = await read_code(request)
+    # A session of its own, deleted when the handler ends — also when the client disconnects:
+    # with handler_cancellation=True (below) aiohttp cancels the handler then.
     async with request.app[AGB].session(PARAMS) as session:
         result = await session.code.run(code, "python", timeout_s=10)
     return web.json_response(
@@ -65,7 +80,7 @@ def make_app() -> web.Application:
 
 
 async def self_test() -> None:
-    runner = web.AppRunner(make_app())
+    runner = web.AppRunner(make_app(), handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -75,12 +90,16 @@ async def self_test() -> None:
             for path, code in [("/run", "6 * 7"), ("/run", "1 / 0"), ("/run-fresh", "'fresh'")]:
                 async with http.post(path, json={"code": code}) as response:
                     print(path, code, "->", await response.json())
+            async with http.post("/run", data=b"6 * 7") as response:  # not JSON
+                print("a body that is not JSON ->", response.status, await response.json())
     finally:
         await runner.cleanup()
 
 
 if __name__ == "__main__":
     if "--serve" in sys.argv:
-        web.run_app(make_app(), host="127.0.0.1", port=8080)
+        # Without handler_cancellation, aiohttp lets a handler run on after its client left
+        # (and its session live until the code's timeout_s).
+        web.run_app(make_app(), host="127.0.0.1", port=8080, handler_cancellation=True)
     else:
         asyncio.run(self_test())

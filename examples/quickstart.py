@@ -27,6 +27,8 @@ async def main() -> None:
             failed = await session.code.run("1 / 0", "python")
             print("failed as expected:", failed.success is False, "-", failed.error_message)
 
+            # A shell command may run 1000 ms unless told otherwise (the official SDK's
+            # default); past it, it fails: "command timed out after 1000 ms; raise timeout_ms".
             done = await session.command.execute("echo hello from $(uname -s)", timeout_ms=5000)
             print(done.stdout.strip(), "| exit code", done.exit_code)
 

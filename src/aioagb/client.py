@@ -197,20 +197,20 @@ class AsyncAGB:
             self, data.session_id, image_id=image_id, context_syncs=context_syncs, **fields
         )
 
-    async def create(self, params: CreateSessionParams) -> SessionResult:
+    async def create(self, params: CreateSessionParams | None = None) -> SessionResult:
         """Create a session (seed parity: a result, `success` False on failure)."""
-        _check_params(params)
-        return await seed(SessionResult, self._create(params))
+        checked = _check_params(params)
+        return await seed(SessionResult, self._create(checked))
 
     async def _create(self, params: CreateSessionParams) -> SessionResult:
         created = await self.lifecycle.create(params)
         session = self._session_for(created.data, params.image_id, params.context_syncs)
         return SessionResult(request_id=created.request_id, success=True, session=session)
 
-    async def open_session(self, params: CreateSessionParams) -> AsyncSession:
+    async def open_session(self, params: CreateSessionParams | None = None) -> AsyncSession:
         """Create a session or raise: `SessionCreateError` when the server refused it;
         `AuthenticationError`, `RateLimitedError` and transport errors as they are."""
-        _check_params(params)
+        params = _check_params(params)
         try:
             created = await self.lifecycle.create(params)
         except (AuthenticationError, RateLimitedError, TransportError):
@@ -225,7 +225,9 @@ class AsyncAGB:
         return self._session_for(created.data, params.image_id, params.context_syncs)
 
     @asynccontextmanager
-    async def session(self, params: CreateSessionParams) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, params: CreateSessionParams | None = None
+    ) -> AsyncIterator[AsyncSession]:
         """`async with agb.session(params) as session:` — deleted on every way out.
 
         The body's exception propagates unchanged; a failed delete is logged and attached to
@@ -431,8 +433,16 @@ class AsyncAGB:
         return await session.delete(sync_context=sync_context)
 
 
-def _check_params(params: object) -> None:
+def _check_params(params: object) -> CreateSessionParams:
+    # The official client defaults `params` to None and then refuses the missing image id;
+    # the same words here, instead of Python's "missing 1 required positional argument".
+    if params is None:
+        raise InvalidArgumentError(
+            "image_id is required and cannot be empty or None "
+            f'(pass params, e.g. CreateSessionParams(image_id="{p.DEFAULT_IMAGE}"))'
+        )
     if not isinstance(params, CreateSessionParams):
         raise InvalidArgumentError(
             f"params must be CreateSessionParams, got {type(params).__name__}"
         )
+    return params

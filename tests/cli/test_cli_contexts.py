@@ -79,6 +79,20 @@ def test_rm_deletes_and_asks_before_deleting_several(cli: Cli) -> None:
     assert stdout_lines(context(cli, "ls")) == []
 
 
+def test_rm_answered_no_deletes_nothing_and_is_not_an_error(cli: Cli) -> None:
+    from click.testing import CliRunner
+
+    context(cli, "create", "keep-a")
+    context(cli, "create", "keep-b")
+    argv = ["context", "rm", *cli.target, "keep-a", "keep-b"]
+    env = {"CI": None, "AGB_API_KEY": None, "AGB_ENDPOINT": None}
+    declined = CliRunner().invoke(main, argv, env=env, input="n\n")
+    assert "Delete 2 contexts? [y/N]" in declined.stderr
+    assert declined.exit_code == 0 and declined.stdout == ""
+    assert declined.stderr.strip().splitlines()[-1] == "Nothing deleted."
+    assert len(stdout_lines(context(cli, "ls"))) == 2
+
+
 def test_unknown_context_is_one_error_line(cli: Cli, tmp_path: Path) -> None:
     line = one_error_line(context(cli, "files", "nope"))
     assert "no context with the name 'nope'" in line

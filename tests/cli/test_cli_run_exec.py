@@ -37,6 +37,21 @@ def test_code_that_raises_exits_1_with_its_traceback_on_stderr(cli: Cli) -> None
     assert cli.live() == 0
 
 
+def test_a_syntax_error_is_shown_once(cli: Cli) -> None:
+    """The traceback on stderr ends with the SyntaxError; the error's own wording of it
+    ("... (<cell 1>, line 1)") is not printed again below it."""
+    result = cli("run", "def f(:")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "SyntaxError" in line]
+    assert len(lines) == 1 and lines[0].startswith("SyntaxError: invalid syntax"), result.stderr
+
+
+def test_an_error_the_traceback_does_not_show_is_printed_after_it(cli: Cli) -> None:
+    result = cli("run", "--timeout", "1", "import time; time.sleep(30)")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("TimeoutError: execution timed out")
+
+
 def test_run_in_an_existing_session_keeps_its_state_and_leaves_it_running(cli: Cli) -> None:
     [session_id] = cli.make_sessions(1)
     assert cli("run", "--session", session_id, "x = 20").exit_code == 0
@@ -87,6 +102,8 @@ def test_exec_timeout_ends_the_command(cli: Cli) -> None:
     result = cli("exec", "--timeout", "0.5", "sleep 5; echo late")
     assert result.exit_code == 124  # AGB Local's exit code for a timed-out command
     assert "late" not in result.stdout
+    # Not a silent 124: the user is told what happened and which option to raise.
+    assert result.stderr == "aioagb: command timed out after 0.5 s; raise --timeout\n"
 
 
 def test_exec_with_local(cli: Cli) -> None:

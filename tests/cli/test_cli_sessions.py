@@ -61,8 +61,29 @@ def test_ls_filters_by_label_and_prints_tab_separated_rows_when_piped(cli: Cli) 
 def test_ls_json_is_a_list_and_empty_when_nothing_matches(cli: Cli) -> None:
     result = cli("ls", "--json", "--label", "owner=nobody")
     assert (result.exit_code, json.loads(result.stdout)) == (0, [])
-    local = cli("ls", "--local", "--json", target=False)
-    assert (local.exit_code, json.loads(local.stdout)) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["ls"], "it has no sessions to list"),
+        (["ls", "--json"], "it has no sessions to list"),
+        (["rm", "--all", "--yes"], "it has no sessions to delete"),
+        (["rm", "session-1"], "it has no sessions to delete"),
+        (["run", "--session", "session-1", "1"], "it has no session session-1"),
+        (["exec", "--session", "session-1", "true"], "it has no session session-1"),
+    ],
+)
+def test_local_is_refused_where_a_new_empty_server_cannot_help(
+    cli: Cli, argv: list[str], why: str
+) -> None:
+    """An embedded AGB Local starts empty and ends with the command: listing or deleting in
+    it, or naming a session in it, can only find nothing."""
+    command, *rest = argv
+    result = cli(command, "--local", *rest, target=False)
+    assert result.exit_code == 2, result.output
+    assert f"--local starts a new, empty AGB Local for this command alone: {why}" in result.stderr
+    assert "aioagb serve" in result.stderr and "--endpoint" in result.stderr
 
 
 def test_rm_by_id_deletes_it(cli: Cli) -> None:
@@ -92,18 +113,25 @@ def test_rm_many_in_ci_without_yes_refuses_and_deletes_nothing(cli: Cli) -> None
     assert cli.live() == 0
 
 
-@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False), ("", False)])
-def test_rm_many_asks_when_someone_can_answer(cli: Cli, answer: str, deleted: bool) -> None:
+@pytest.mark.parametrize(
+    ("answer", "exit_code", "live", "last_line"),
+    [
+        ("y\n", 0, 0, "deleted 2 session(s)"),
+        # Saying no is the user's choice, not a failure: a plain line and exit code 0.
+        ("n\n", 0, 2, "Nothing deleted."),
+        ("", 1, 2, "Error: Delete 2 sessions? No answer: pass --yes to delete them."),
+    ],
+)
+def test_rm_many_asks_when_someone_can_answer(
+    cli: Cli, answer: str, exit_code: int, live: int, last_line: str
+) -> None:
     cli.make_sessions(2, {"batch": "b2"})
     result = cli("rm", "--label", "batch=b2", input=answer, ci=False)
     assert "Delete 2 sessions? [y/N]" in result.stderr
-    if deleted:
-        assert result.exit_code == 0 and cli.live() == 0
-    else:
-        assert result.exit_code == 1 and cli.live() == 2
-        last = result.stderr.strip().splitlines()[-1]
-        expected = "Nothing deleted." if answer else "Delete 2 sessions? No answer: pass --yes"
-        assert last.startswith(f"Error: {expected}")
+    assert (result.exit_code, cli.live()) == (exit_code, live)
+    assert result.stderr.strip().splitlines()[-1] == last_line
+    if answer == "n\n":
+        assert result.stdout == "" and "Error" not in result.stderr
 
 
 def test_rm_all_deletes_every_session_of_the_key_only(cli: Cli) -> None:
@@ -121,5 +149,3 @@ def test_rm_needs_exactly_one_way_to_choose(cli: Cli) -> None:
 def test_rm_with_nothing_matching_is_not_an_error(cli: Cli) -> None:
     result = cli("rm", "--label", "owner=nobody")
     assert result.exit_code == 0 and "no sessions match" in result.stderr
-    local = cli("rm", "--local", "--all", target=False)
-    assert local.exit_code == 0

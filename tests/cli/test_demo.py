@@ -19,9 +19,14 @@ def test_demo_command_runs_end_to_end() -> None:
     out = done.stdout
     assert "created 5 sessions concurrently" in out
     assert out.count("host=sandbox") == 5  # the code ran inside the sandboxes
+    # The numbers come with what they mean: the per-session lines, the table's columns.
+    assert "(per session: the sandbox's own user id and hostname, its python, and after ->" in out
+    assert "the sum of i*i for i below n*1000, for session n)" in out
+    assert "session 2: uid=" in out and "-> 2664667000" in out  # sum(i * i for i < 2000)
+    assert "step                               count      took" in out
     assert "found again by label                 5/5" in out
     assert "sessions left on the server: 0" in out
-    assert out.rstrip().endswith("demo: OK")
+    assert out.rstrip().splitlines()[-1].startswith("demo: OK (every session ran python")
 
 
 async def test_local_starts_a_server_and_a_bound_client_and_stops_both() -> None:

@@ -24,6 +24,14 @@ EXPECTED = {
         "/run 6 * 7 -> {'ok': True, 'result': '42'",
         "ZeroDivisionError",
         "/run-fresh 'fresh' -> {'ok': True",
+        # Users copy examples: a bad body is a 400 that says what to send, not a 500.
+        """a body that is not JSON -> 400 {'error': 'send a JSON body: {"code": "..."}'}""",
+    ],
+    "fastapi_app.py": [
+        "/run 6 * 7 -> 200 {'ok': True, 'result': '42'",
+        "/run 1 / 0 -> 200 {'ok': False, 'result': '', 'error': 'ZeroDivisionError",
+        "/run-isolated 'fresh' -> 200 {'ok': True",
+        "a body that is not JSON -> 422",
     ],
     "agent_loop.py": ["NameError", "alice: The mean is 2.5.", "bob: The mean is 15."],
     "persistent_agent.py": [

@@ -203,6 +203,28 @@ async def test_an_error_frame_ends_the_call_with_a_tool_error(serve_ws) -> None:
     assert result.request_id == ""
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"phase": "error", "message": "kernel died", "code": "KernelError"}, "kernel died (Ke"),
+        ({"phase": "error", "error": {"code": "E1", "message": "no quota"}}, "no quota (E1)"),
+        ({"phase": "error", "code": "Throttled"}, "error: Throttled"),
+        ({"phase": "error"}, "an error frame that gave no message"),
+    ],
+)
+async def test_an_error_phase_is_told_in_words_not_as_the_frame_s_json(
+    serve_ws, data: dict[str, Any], said: str
+) -> None:
+    async def refuses(ws: web.WebSocketResponse, frame_in: dict[str, Any]) -> None:
+        await ws.send_str(frame(frame_in["invocationId"], data))
+
+    stub = await serve_ws(refuses)
+    async with AsyncAGB(API_KEY, endpoint="http://127.0.0.1:9") as agb:
+        result = await session_on(stub, agb).code.run("1", "python", stream_beta=True)
+    assert not result.success and said in result.error_message
+    assert "{" not in result.error_message and "phase" not in result.error_message
+
+
 async def test_a_frame_without_a_phase_is_a_protocol_error(serve_ws) -> None:
     async def broken(ws: web.WebSocketResponse, frame_in: dict[str, Any]) -> None:
         await ws.send_str(frame(frame_in["invocationId"], {"eventType": "stdout"}))

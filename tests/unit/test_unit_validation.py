@@ -51,10 +51,19 @@ def test_create_params_are_checked_when_built(kwargs: dict, message: str) -> Non
 
 
 Call = Callable[[AsyncAGB, AsyncSession], Any]
+NO_IMAGE = "image_id is required and cannot be empty or None (pass params, e.g. CreateSessionP"
 
 INVALID: dict[str, tuple[Call, str]] = {
     "create not params": (lambda a, s: a.create({"image_id": IMAGE}), "CreateSessionParams"),
-    "open_session not params": (lambda a, s: a.open_session(None), "CreateSessionParams"),
+    "open_session not params": (lambda a, s: a.open_session(0), "params must be CreateSess"),
+    # No params, or None (the official client's default): its words, naming image_id, not
+    # Python's TypeError for a missing argument.
+    "create no params": (lambda a, s: a.create(), NO_IMAGE),
+    "create None": (lambda a, s: a.create(None), NO_IMAGE),
+    "open_session no params": (lambda a, s: a.open_session(), NO_IMAGE),
+    "open_session None": (lambda a, s: a.open_session(None), NO_IMAGE),
+    "session no params": (lambda a, s: a.session().__aenter__(), NO_IMAGE),
+    "session None": (lambda a, s: a.session(None).__aenter__(), NO_IMAGE),
     "get empty": (lambda a, s: a.get(""), "session_id is required"),
     "get blank": (lambda a, s: a.get("  "), "session_id is required"),
     "get_session None": (lambda a, s: a.get_session(None), "session_id is required"),

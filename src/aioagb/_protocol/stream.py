@@ -94,8 +94,20 @@ def event_from(data: Mapping[str, object]) -> CodeEvent | None:
             execution_error=str(data.get("executionError") or ""),
         )
     if phase == "error":
-        raise StreamFailed(json.dumps(dict(data), ensure_ascii=False))
+        raise StreamFailed(error_frame_text(data))
     raise StreamProtocolError(f"a frame has {'no' if phase is None else 'an unknown'} phase")
+
+
+def error_frame_text(data: Mapping[str, object]) -> str:
+    """The words of a `phase: error` frame: its message and code (at the top or in an `error`
+    object, as an error event carries them), never the frame's JSON."""
+    nested = data.get("error")
+    where = nested if isinstance(nested, dict) else data
+    message = str(where.get("message") or data.get("message") or "").strip()
+    code = str(where.get("code") or data.get("code") or "").strip()
+    if message and code:
+        return f"{message} ({code})"
+    return message or code or "the run ended with an error frame that gave no message"
 
 
 def _event(data: Mapping[str, object]) -> CodeEvent | None:

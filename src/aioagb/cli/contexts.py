@@ -113,11 +113,12 @@ def create_context(name: str, target: Target) -> None:
 def remove_contexts(contexts: tuple[str, ...], by_id: bool, yes: bool, target: Target) -> None:
     """Delete contexts and every file in them. Asks first when more than one is named."""
 
-    async def main() -> list[str]:
+    async def main() -> list[str] | None:
         async with target.connect() as agb:
             found = [await _resolve(agb, name, by_id) for name in dict.fromkeys(contexts)]
-            if len(found) > 1 and not yes:
-                await anyio.to_thread.run_sync(confirm_delete, len(found), "contexts")
+            asked = len(found) > 1 and not yes
+            if asked and not await anyio.to_thread.run_sync(confirm_delete, len(found), "contexts"):
+                return None  # the user said no: an abort, not an error
             deleted = []
             for context in found:
                 _checked(await agb.context.delete(context), f"context {context.id}: ")
@@ -125,6 +126,9 @@ def remove_contexts(contexts: tuple[str, ...], by_id: bool, yes: bool, target: T
             return deleted
 
     deleted = run_async(main)
+    if deleted is None:
+        click.echo("Nothing deleted.", err=True)
+        return
     for context_id in deleted:
         click.echo(context_id)
     click.echo(f"deleted {len(deleted)} context(s)", err=True)

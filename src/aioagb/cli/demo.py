@@ -32,6 +32,17 @@ total
 """
 
 
+# What the demo's numbers mean, printed with them.
+LEGEND = (
+    "  (per session: the sandbox's own user id and hostname, its python, and after ->\n"
+    "   the cell's value: the sum of i*i for i below n*1000, for session n)"
+)
+VERDICTS = {
+    True: "demo: OK (every session ran python and was found by label; none is left)",
+    False: "demo: PROBLEM (a count above is short)",
+}
+
+
 @attrs.frozen
 class DemoReport:
     """What the demo did and how long each step took."""
@@ -62,12 +73,16 @@ async def run_demo(count: int, concurrency: int, say: Callable[[str], None]) -> 
         started = time.perf_counter()
         async with agb.sessions(params, count=count, concurrency=concurrency) as sessions:
             created_s = time.perf_counter() - started
-            say(f"created {len(sessions)} sessions concurrently in {created_s:.2f} s")
+            say(
+                f"created {len(sessions)} sessions concurrently in {created_s:.2f} s "
+                "(each sandbox starts with its first call)"
+            )
 
             started = time.perf_counter()
             outputs = await _run_everywhere(sessions, concurrency)
             ran_s = time.perf_counter() - started
-            say(f"ran python in each of them in {ran_s:.2f} s")
+            say(f"ran python in each of them in {ran_s:.2f} s; what each sandbox answered:")
+            say(LEGEND)
             for line in outputs:
                 say(f"  {line}")
 
@@ -125,8 +140,8 @@ def summary_table(report: DemoReport) -> str:
     ]
     width = max(len(r[0]) for r in rows)
     lines = [f"{name:<{width}}  {value:>7}  {took:>8}" for name, value, took in rows]
-    verdict = "OK" if report.ok else "PROBLEM"
-    return "\n".join(["", "Summary", "-------", *lines, "", f"demo: {verdict}"])
+    header = f"{'step':<{width}}  {'count':>7}  {'took':>8}"
+    return "\n".join(["", "Summary", "-------", header, *lines, "", VERDICTS[report.ok]])
 
 
 @click.command(short_help=LAZY_COMMANDS["demo"].short_help)

@@ -15,6 +15,7 @@ from typing import IO
 import anyio
 import click
 
+from .. import _protocol as p
 from .._hooks import Hooks
 from ..client import AsyncAGB
 from ..errors import NotFoundError
@@ -28,6 +29,7 @@ from .support import (
     confirm_delete,
     fail_with,
     label_option,
+    refuse_local,
     run_async,
     target_options,
 )
@@ -103,6 +105,8 @@ def run(
     """
     if (code is None) == (file is None):
         raise click.UsageError("Give the code as an argument or with --file (one of them).")
+    if session_id is not None:
+        refuse_local(target, f"it has no session {session_id}")
     if file is not None:
         code = file.read()
         language = language or EXTENSIONS.get(Path(file.name).suffix.lower())
@@ -128,8 +132,19 @@ def _print_code_result(result: EnhancedCodeExecutionResult) -> None:
     for item in result.results:
         if item.is_main_result and item.text:
             click.echo(item.text)
-    if result.error is not None and result.error_message not in stderr:
+    if result.error is not None and not _already_shown(result.error_message, stderr):
         click.echo(result.error_message, err=True)
+
+
+def _already_shown(error: str, stderr: str) -> bool:
+    """Whether the traceback on stderr already ends with `error`: the same text, or the same
+    exception's line worded otherwise (a SyntaxError's "(<cell 1>, line 1)" is only in the
+    error). A different one (a timeout after a KeyboardInterrupt traceback) is shown."""
+    if error in stderr:
+        return True
+    lines = stderr.strip().splitlines()
+    name = error.partition(":")[0].strip()
+    return bool(lines and name and lines[-1].startswith(f"{name}:"))
 
 
 @click.command(name="exec", context_settings={"allow_interspersed_args": False})
@@ -159,6 +174,8 @@ def exec_command(
     e.g. aioagb exec 'ls / | head -3'. Everything after COMMAND's first word belongs to it.
     """
     line = " ".join(command)
+    if session_id is not None:
+        refuse_local(target, f"it has no session {session_id}")
 
     async def main() -> int:
         async with target.connect() as agb, _use_session(agb, session_id, image) as session:
@@ -167,6 +184,9 @@ def exec_command(
             raise fail_with(done)
         click.echo(done.stdout, nl=False)
         click.echo(done.stderr, nl=False, err=True)
+        if done.exit_code == p.SHELL_TIMEOUT_EXIT_CODE and not done.stderr.strip():
+            # The server stopped it: say so, or a silent exit code 124 is all the user sees.
+            click.echo(f"aioagb: command timed out after {timeout:g} s; raise --timeout", err=True)
         return done.exit_code
 
     code = run_async(main)
@@ -229,6 +249,7 @@ def create(
 @target_options
 def list_sessions(labels: dict[str, str], as_json: bool, with_labels: bool, target: Target) -> None:
     """List sessions (every page), optionally filtered by labels."""
+    refuse_local(target, "it has no sessions to list")
 
     async def main() -> list[SessionRow]:
         async with target.connect() as agb:
@@ -277,8 +298,9 @@ def remove(
     chosen = sum(bool(x) for x in (session_ids, labels, everything))
     if chosen != 1:
         raise click.UsageError("Give session IDs, or --label KEY=VALUE, or --all (one of them).")
+    refuse_local(target, "it has no sessions to delete")
 
-    async def main() -> tuple[list[str], list[str]]:
+    async def main() -> tuple[list[str], list[str]] | None:
         async with target.connect() as agb:
             if session_ids:
                 found, missing = await _existing(agb, session_ids)
@@ -287,15 +309,20 @@ def remove(
                 missing = []
                 if not found:
                     click.echo("no sessions match", err=True)
-            if len(found) > 1 and not yes:
-                await anyio.to_thread.run_sync(confirm_delete, len(found))
+            asked = len(found) > 1 and not yes
+            if asked and not await anyio.to_thread.run_sync(confirm_delete, len(found)):
+                return None  # the user said no: an abort, not an error
             sessions = [AsyncSession(agb, session_id) for session_id in found]
             failed = await agb.delete_sessions(sessions, concurrency=concurrency)
             if failed:
                 raise click.ClickException(f"{failed} of {len(found)} sessions were not deleted")
             return found, missing
 
-    deleted, missing = run_async(main)
+    outcome = run_async(main)
+    if outcome is None:
+        click.echo("Nothing deleted.", err=True)
+        return
+    deleted, missing = outcome
     for session_id in deleted:
         click.echo(session_id)
     click.echo(f"deleted {len(deleted)} session(s)", err=True)

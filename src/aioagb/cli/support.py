@@ -154,9 +154,20 @@ def fail_with(result: ApiResponse, what: str = "") -> click.ClickException:
     return click.ClickException(f"{what}{message}")
 
 
-def confirm_delete(count: int, what: str = "sessions") -> None:
-    """Ask before deleting `count` sessions (or `what`); refuse when nobody can answer (CI,
-    no stdin)."""
+def refuse_local(target: Target, why: str) -> None:
+    """Refuse `--local` where an embedded AGB Local, new and empty, cannot help: `why` says
+    what the command would have looked for in it."""
+    if target.local:
+        raise click.UsageError(
+            f"--local starts a new, empty AGB Local for this command alone: {why}. "
+            "To keep sessions between commands, run `aioagb serve` and point --endpoint "
+            "(or AGB_ENDPOINT) at it."
+        )
+
+
+def confirm_delete(count: int, what: str = "sessions") -> bool:
+    """Ask before deleting `count` sessions (or `what`): False when the user says no. Refuse
+    when nobody can answer (CI, no stdin, end of input)."""
     question = f"Delete {count} {what}?"
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
         raise click.ClickException(f"{question} Not asking with CI set: pass --yes to delete them.")
@@ -167,5 +178,4 @@ def confirm_delete(count: int, what: str = "sessions") -> None:
     except click.Abort:  # end of input, or Ctrl-C
         click.echo(err=True)  # end the prompt's line
         raise click.ClickException(f"{question} No answer: pass --yes to delete them.") from None
-    if not answer:
-        raise click.ClickException("Nothing deleted.")
+    return answer
