@@ -93,14 +93,13 @@ def test_keep_alive_and_status(session: Session) -> None:
     assert session.get_status().status == "RUNNING"
 
 
-def test_delete_returns_promptly_and_the_session_is_gone_after(agb: AGB) -> None:
+def test_delete_succeeds_and_the_session_is_gone_after(agb: AGB) -> None:
+    """§3.7: AGB Local releases before it answers, so the official client's first status
+    poll (sent at once; the next would be 1 s later) already finds the session gone."""
     session = create(agb)
     assert session.command.execute("echo warm", timeout_ms=20_000).success
-    started = time.monotonic()
     result = session.delete()
-    elapsed = time.monotonic() - started
     assert result.success, result.error_message
-    assert elapsed < 3.0, f"delete took {elapsed:.1f} s"
     status = session.get_status()
     assert not status.success and "not found" in status.error_message.lower()
     assert not agb.get(session.session_id).success
