@@ -17,6 +17,7 @@ from . import _protocol as p
 from ._engine import Engine
 from ._hooks import SessionEvent
 from ._many.orphans import OrphanTracker
+from ._polling import poll
 from ._protocol.replies import (
     Reply,
     SessionData,
@@ -194,25 +195,20 @@ class Lifecycle:
         return released.request_id
 
     async def _wait_until_gone(self, session_id: str) -> bool:
-        """Poll until gone, waiting POLL_FIRST_S, doubling up to POLL_MAX_S (stamina's
-        backoff without jitter); False when `timeouts.delete` runs out first."""
-        with anyio.move_on_after(self.timeouts.delete):
-            try:
-                async for attempt in stamina.retry_context(
-                    on=_StillThere,
-                    attempts=None,
-                    timeout=self.timeouts.delete,
-                    wait_initial=POLL_FIRST_S,
-                    wait_max=POLL_MAX_S,
-                    wait_jitter=0,
-                ):
-                    with attempt:
-                        if not await self._gone(session_id):
-                            raise _StillThere
-            except _StillThere:
-                return False  # stamina's attempts ran out (its testing mode caps them)
-            return True
-        return False
+        """Poll until gone, waiting POLL_FIRST_S, doubling up to POLL_MAX_S; False when
+        `timeouts.delete` runs out first."""
+
+        async def gone() -> bool | None:
+            return True if await self._gone(session_id) else None
+
+        found = await poll(
+            gone,
+            interval=POLL_FIRST_S,
+            max_interval=POLL_MAX_S,
+            attempts=None,
+            timeout=self.timeouts.delete,
+        )
+        return found is True
 
     async def _gone(self, session_id: str) -> bool:
         try:
@@ -236,10 +232,6 @@ class Lifecycle:
             logger.warning("could not delete session %s: %s", session_id, exc.message)
             return False
         return True
-
-
-class _StillThere(Exception):
-    """The session is not gone yet: poll again."""
 
 
 class _DoubtfulCreate(Exception):

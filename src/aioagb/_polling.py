@@ -1,8 +1,13 @@
-"""Polling at a fixed interval, on stamina's retry loop: the one way the SDK waits for the
-server to finish something (a context sync, a clear) or watches for changes.
+"""Polling: the one way the SDK waits for the server to finish something (a delete, a context
+sync, a clear) or watches for changes.
 
-Bounded by a number of polls and/or a time; cancellable at every wait. stamina's testing mode
-(`stamina.set_testing(True)`) makes the waits instant, so tests of polling run at once.
+A poll that finds "not yet" is not a failure, so polling does not go through stamina's retry
+loop: stamina would log every wait as a scheduled retry (at WARNING, by default) and count it
+in its retry metrics, a line a second for a directory watcher. It follows stamina's testing
+mode all the same (`stamina.set_testing(True)`): then the waits are instant, so the tests of
+everything that polls run at once.
+
+Bounded by a number of polls and/or a time; cancellable at every wait.
 """
 
 from __future__ import annotations
@@ -10,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import anyio
 import stamina
 
 T = TypeVar("T")
 
-
-class _NotYet(Exception):
-    """The condition does not hold yet: poll again after the interval."""
+# The wait itself; a seam for the tests that check the intervals.
+_sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 async def poll(
@@ -26,33 +31,33 @@ async def poll(
     attempts: int | None,
     timeout: float | None = None,
     immediately: bool = True,
+    max_interval: float | None = None,
 ) -> T | None:
-    """Await `check()` at once (or, with `immediately=False`, after `interval` seconds),
-    then every `interval` seconds, until it returns something other than None, which is
-    returned. None when `attempts` polls (None: no limit) or `timeout` seconds (None: no
-    limit) run out first. Exceptions from `check` propagate."""
-    if not immediately and attempts is not None:
-        attempts += 1  # the first attempt only waits
-
-    def wait(exc: Exception) -> bool | float:
-        return interval if isinstance(exc, _NotYet) else False
-
-    try:
-        async for attempt in stamina.retry_context(
-            on=wait,
-            attempts=attempts,
-            timeout=timeout,
-            wait_initial=interval,
-            wait_max=interval,
-            wait_jitter=0,
-        ):
-            with attempt:
-                if not immediately and attempt.num == 1:
-                    raise _NotYet
-                value = await check()
-                if value is None:
-                    raise _NotYet
+    """Await `check()` at once (or, with `immediately=False`, after `interval` seconds), then
+    again after each wait, until it returns something other than None, which is returned.
+    The wait is `interval`, doubling up to `max_interval` when that is given. None when
+    `attempts` polls (None: no limit) or `timeout` seconds (None: no limit) run out first.
+    Exceptions from `check` propagate."""
+    with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+        wait = interval
+        done = 0
+        if not immediately:
+            await _wait(wait)
+        while attempts is None or done < attempts:
+            value = await check()
+            done += 1
+            if value is not None:
                 return value
-    except _NotYet:
-        return None  # out of polls (stamina re-raises the last _NotYet)
+            if attempts is not None and done >= attempts:
+                break
+            await _wait(wait)
+            if max_interval is not None:
+                wait = min(wait * 2, max_interval)
     return None
+
+
+async def _wait(seconds: float) -> None:
+    if stamina.is_testing():
+        await anyio.lowlevel.checkpoint()  # instant, but still a point to cancel at
+    else:
+        await _sleep(seconds)
