@@ -29,7 +29,7 @@ async def poll(
     *,
     interval: float,
     attempts: int | None,
-    timeout: float | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - a bound, applied by move_on_after
     immediately: bool = True,
     max_interval: float | None = None,
 ) -> T | None:

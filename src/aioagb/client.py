@@ -62,8 +62,6 @@ from .session import AsyncSession, add_note
 from .transports import DEFAULT_CONNECTION_LIMIT, AiohttpTransport, Transport
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .server import LocalServer
     from .server.config import ServerConfig
 
@@ -150,12 +148,7 @@ class AsyncAGB:
     async def __aenter__(self) -> AsyncAGB:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -216,12 +209,8 @@ class AsyncAGB:
         except (AuthenticationError, RateLimitedError, TransportError):
             raise
         except APIError as exc:
-            raise SessionCreateError(
-                f"Could not create a session: {exc.message}",
-                request_id=exc.request_id,
-                code=exc.code,
-                http_status=exc.http_status,
-            ) from exc
+            message = f"Could not create a session: {exc.message}"
+            raise SessionCreateError.caused_by(message, exc) from exc
         return self._session_for(created.data, params.image_id, params.context_syncs)
 
     @asynccontextmanager

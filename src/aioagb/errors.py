@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
+
+E = TypeVar("E", bound="AGBError")
 
 
 class AGBError(Exception):
@@ -47,6 +50,18 @@ class AGBError(Exception):
         # What the server said beyond the error text (a command's exit code and output, a
         # status reply's fields): the seed-parity result of the failed call carries them.
         self.details: Mapping[str, object] = dict(details or {})
+
+    @classmethod
+    def caused_by(cls: type[E], message: str, cause: AGBError, **fields: Any) -> E:
+        """An error of this type reporting `cause`: its request id, code and HTTP status are
+        kept (raise it `from cause`)."""
+        return cls(
+            message,
+            request_id=cause.request_id,
+            code=cause.code,
+            http_status=cause.http_status,
+            **fields,
+        )
 
     def prefixed(self, prefix: str) -> AGBError:
         """This error with `prefix` in front of its message (for context such as "Failed to

@@ -42,8 +42,6 @@ from .modules.context import ContextManager
 from .modules.stream import StreamEndpoint, StreamSocket
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._lifecycle import Lifecycle
     from .client import AsyncAGB
 
@@ -337,23 +335,15 @@ class AsyncSession:
         try:
             await self._delete()
         except AGBError as cause:
-            raise SessionDeleteError(
-                f"Could not delete session {self.session_id}: {cause.message}",
-                session_id=self.session_id,
-                request_id=cause.request_id,
-                code=cause.code,
-                http_status=cause.http_status,
+            message = f"Could not delete session {self.session_id}: {cause.message}"
+            raise SessionDeleteError.caused_by(
+                message, cause, session_id=self.session_id
             ) from cause
 
     async def __aenter__(self) -> AsyncSession:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         """Delete the session on every way out: shielded from cancellation and bounded by
         the client's `cleanup_timeout`. The body's exception propagates unchanged, a failed
         delete attached to it as a note; without one, a failed delete raises

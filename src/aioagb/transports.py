@@ -24,12 +24,13 @@ the server), `RequestTimeoutError` when no answer came within `request.timeout`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -206,25 +207,19 @@ class AiohttpTransport:
             self._on_pool_wait()
         self._in_flight += 1
         what = request.operation or request.method
+        timed_out = f"no answer within the request timeout of {request.timeout:g} s"
         try:
-            async with session.request(
-                request.method,
-                URL(request.url, encoded=True),  # already form-encoded exactly (§1.4)
-                data=request.body,
-                headers=dict(request.headers),
-                timeout=aiohttp.ClientTimeout(total=request.timeout),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                return TransportResponse(response.status, raw, response.headers)
-        except asyncio.TimeoutError:
-            raise RequestTimeoutError(
-                f"{what}: no answer within the request timeout of {request.timeout:g} s"
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"{what}: cannot connect: {exc.strerror}") from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{what}: the connection failed: {type(exc).__name__}") from None
+            with _mapped_failures(what, timed_out):
+                async with session.request(
+                    request.method,
+                    URL(request.url, encoded=True),  # already form-encoded exactly (§1.4)
+                    data=request.body,
+                    headers=dict(request.headers),
+                    timeout=aiohttp.ClientTimeout(total=request.timeout),
+                    allow_redirects=False,
+                ) as response:
+                    raw = await response.read()
+                    return TransportResponse(response.status, raw, response.headers)
         finally:
             self._in_flight -= 1
 
@@ -236,27 +231,15 @@ class AiohttpTransport:
         No automatic heartbeat: aiohttp handles a PONG only while someone reads, so an idle
         connection's pings would time out; a dropped idle connection is reopened instead."""
         session = self.client_session()
-        try:
-            with anyio.fail_after(connect_timeout):
-                ws = await session.ws_connect(
-                    url,
-                    headers=dict(headers),
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=connect_timeout),
-                    autoping=True,
-                    max_msg_size=MAX_WEBSOCKET_MESSAGE,
-                )
-        except (asyncio.TimeoutError, TimeoutError):
-            raise RequestTimeoutError(
-                f"stream: the WebSocket did not open within {connect_timeout:g} s"
-            ) from None
-        except aiohttp.WSServerHandshakeError as exc:
-            raise TransportError(
-                f"stream: the server refused the WebSocket (HTTP {exc.status})"
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"stream: cannot connect: {exc.strerror}") from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"stream: the connection failed: {type(exc).__name__}") from None
+        timed_out = f"the WebSocket did not open within {connect_timeout:g} s"
+        with _mapped_failures("stream", timed_out), anyio.fail_after(connect_timeout):
+            ws = await session.ws_connect(
+                url,
+                headers=dict(headers),
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=connect_timeout),
+                autoping=True,
+                max_msg_size=MAX_WEBSOCKET_MESSAGE,
+            )
         self._websockets.add(ws)
         return ws
 
@@ -270,3 +253,19 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+@contextlib.contextmanager
+def _mapped_failures(what: str, timed_out: str) -> Iterator[None]:
+    """aiohttp's failures as aioagb's transport errors, each naming the operation `what`."""
+    try:
+        yield
+    except (asyncio.TimeoutError, TimeoutError):
+        raise RequestTimeoutError(f"{what}: {timed_out}") from None
+    except aiohttp.WSServerHandshakeError as exc:
+        refused = f"the server refused the WebSocket (HTTP {exc.status})"
+        raise TransportError(f"{what}: {refused}") from None
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectError(f"{what}: cannot connect: {exc.strerror}") from None
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"{what}: the connection failed: {type(exc).__name__}") from None

@@ -25,8 +25,7 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -216,12 +215,7 @@ class SessionPool:
         self._tg.start_soon(self._maintain)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
         assert self._tg is not None
         try:
             with anyio.CancelScope(shield=True):
@@ -230,7 +224,7 @@ class SessionPool:
             self._maintenance.cancel()
             # Leaving the task group waits for the background deletions still running; they
             # are shielded (see _delete), so a cancelled caller still waits for them.
-            suppress = await self._tg.__aexit__(exc_type, exc, tb)
+            suppress = await self._tg.__aexit__(*exc_info)
         return suppress
 
     # --- acquiring ------------------------------------------------------------------------
