@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from . import agb_local, batch, overhead, pool, transfer
+from . import agb_local, batch, languages, overhead, pool, transfer
 from ._server import NO_LATENCY, Latency, running_server
 from ._stats import median
 from .report import Row, machine, machine_line, table
@@ -40,6 +40,8 @@ class Sizes:
     idle_sessions: int = 1_000
     pool_gets: int = 200
     transfer_bytes: int = 1_000_000_000  # 1 GB up and down (twice each: context, session)
+    language_sessions: int = 10  # fresh sessions per language, for the first call
+    language_calls: int = 50  # warm calls per language
 
 
 QUICK = Sizes(
@@ -54,6 +56,8 @@ QUICK = Sizes(
     idle_sessions=100,
     pool_gets=20,
     transfer_bytes=64 * 1024 * 1024,
+    language_sessions=2,
+    language_calls=5,
 )
 
 
@@ -70,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("batch", "overhead", "server", "pool", "transfer"),
+        choices=("batch", "overhead", "server", "languages", "pool", "transfer"),
         help="run only these sections (repeatable)",
     )
     return parser.parse_args(argv)
@@ -146,6 +150,15 @@ def run_server(sizes: Sizes) -> dict[str, Any]:
         )
 
 
+def run_languages(sizes: Sizes) -> dict[str, Any]:
+    with running_server(NO_LATENCY) as server:
+        log(
+            f"languages: first call of {sizes.language_sessions} fresh sessions and "
+            f"{sizes.language_calls} warm calls, per language"
+        )
+        return languages.run(server, sizes.language_sessions, sizes.language_calls)
+
+
 def run_pool(sizes: Sizes, latency: Latency) -> dict[str, Any]:
     with running_server(latency, backend="null") as server:
         log(f"pool: {sizes.pool_gets} gets from a warm pool, and fresh creates")
@@ -184,6 +197,8 @@ def rows_for(results: dict[str, Any]) -> list[Row]:
         )
     if "server" in results:
         rows += _server_rows(results["server"])
+    if "languages" in results:
+        rows += _language_rows(results["languages"])
     if "transfer" in results:
         rows += _transfer_rows(results["transfer"])
     if "pool" in results:
@@ -278,6 +293,22 @@ def _server_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _language_rows(by_language: dict[str, Any]) -> list[Row]:
+    rows = []
+    for language, figures in by_language.items():
+        if figures is None:
+            rows.append(Row(f"languages: {language}", "not installed here"))
+            continue
+        rows.append(
+            Row(
+                f"languages: {language}, first call of a fresh session",
+                f"p50 {_ms(figures['first_p50_s'])}, p99 {_ms(figures['first_p99_s'])}",
+                f"warm p50 {_ms(figures['warm_p50_s'])}, p99 {_ms(figures['warm_p99_s'])}",
+            )
+        )
+    return rows
+
+
 def _transfer_rows(t: dict[str, Any]) -> list[Row]:
     size = f"{t['bytes'] / 1e6:.0f} MB"
     growth = t["rss_growth_bytes"] / 2**20
@@ -311,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sizes_from(args)
     latency = Latency(args.create_latency, args.tool_latency, args.release_latency)
-    sections = args.only or ["batch", "overhead", "server", "pool", "transfer"]
+    sections = args.only or ["batch", "overhead", "server", "languages", "pool", "transfer"]
     info = machine()
     log(f"machine: {machine_line(info)}")
     started = time.perf_counter()
@@ -322,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         results["overhead"] = run_overhead(sizes)
     if "server" in sections:
         results["server"] = run_server(sizes)
+    if "languages" in sections:
+        results["languages"] = run_languages(sizes)
     if "pool" in sections:
         results["pool"] = run_pool(sizes, latency)
     if "transfer" in sections:
