@@ -62,7 +62,8 @@ async def _run(server: ServerProcess, sessions: int, calls: int) -> dict[str, An
         async with agb.session(CreateSessionParams(image_id=IMAGE)) as probe:
             tools = await probe.list_mcp_tools()
         offered = next(t for t in tools.tools if t.name == "run_code")
-        languages = offered.input_schema.get("properties", {}).get("language", {}).get("enum")
+        properties: Any = offered.input_schema.get("properties", {})
+        languages = properties.get("language", {}).get("enum")
         for language in SNIPPETS:
             if isinstance(languages, list) and language not in languages:
                 out[language] = None  # its runtime is not installed here
