@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -29,11 +28,11 @@ from multidict import CIMultiDict
 
 from .envelope import ApiError
 from .sandbox import Sandbox
+from .sandbox.ports import loopback_client
 
 log = logging.getLogger("aioagb.server")
 
 CODE_UNREACHABLE = "Link.PortUnreachable"
-CONNECT_TIMEOUT_S = 10.0
 # A CDP message can be a full-page screenshot (base64); a link's WebSocket gets the same cap.
 MAX_WS_MESSAGE_BYTES = 256 * 1024 * 1024
 # Not relayed: hop-by-hop headers (RFC 9110 §7.6.1), the Host (the upstream's own is set),
@@ -53,33 +52,6 @@ HOP_BY_HOP = frozenset(
 )
 NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization", "origin"}
 WS_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"})
-
-
-@contextlib.asynccontextmanager
-async def upstream(sandbox: Sandbox) -> AsyncIterator[aiohttp.ClientSession]:
-    """An aiohttp client whose one connection goes to the sandbox's loopback."""
-    sock: socket.socket | None = await sandbox.open_socket()
-
-    def hand_over(_addr_info: Any) -> socket.socket:
-        nonlocal sock
-        if sock is None:
-            raise OSError("the bridge has one connection per relay")
-        taken, sock = sock, None
-        return taken
-
-    connector = aiohttp.TCPConnector(socket_factory=hand_over, limit=1, force_close=True)
-    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),  # cookies belong to the client, not to us
-            auto_decompress=False,  # bytes pass as they are, with their Content-Encoding
-            timeout=timeout,
-        ) as client:
-            yield client
-    finally:
-        if sock is not None:  # never connected
-            sock.close()
 
 
 def unreachable(port: int, why: object) -> ApiError:
@@ -140,7 +112,7 @@ async def relay_http(
     headers["X-Forwarded-Host"] = request.host
     headers["X-Forwarded-Proto"] = request.scheme
     body = request.content if request.body_exists else None
-    async with upstream(sandbox) as client:
+    async with loopback_client(sandbox) as client:
         try:
             answer = await client.request(
                 request.method,
@@ -195,7 +167,7 @@ async def relay_websocket(
     ]
     headers = forwarded_headers(request.headers.items(), NOT_FORWARDED | WS_HANDSHAKE)
     headers.popall("Sec-WebSocket-Protocol", None)
-    async with upstream(sandbox) as client:
+    async with loopback_client(sandbox) as client:
         try:
             inner = await client.ws_connect(
                 f"http://127.0.0.1:{port}{path_qs}",

@@ -61,6 +61,7 @@ from .interface import (
     StreamEvent,
 )
 from .netns import NamespaceSockets
+from .ports import close_browser
 from .replies import StreamEvents, code_run, result_of
 from .runtimes import find_runtimes
 from .uids import UidLease
@@ -349,6 +350,10 @@ class LocalSandbox:
     async def stop_browser(self) -> bool:
         if not self.started:
             return False  # no agent, no browser: nothing to start just to stop it
+        endpoint = await self.browser_endpoint()
+        if endpoint is not None:
+            with contextlib.suppress(Exception):  # then it is killed below
+                await close_browser(self, endpoint, STOP_GRACE_S)
         res = await self._call("browser_stop", STOP_GRACE_S + 2 * GRACE_S)
         return bool(res["stopped"])
 
