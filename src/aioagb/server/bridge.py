@@ -35,7 +35,7 @@ log = logging.getLogger("aioagb.server")
 CODE_UNREACHABLE = "Link.PortUnreachable"
 # A CDP message can be a full-page screenshot (base64); a link's WebSocket gets the same cap.
 MAX_WS_MESSAGE_BYTES = 256 * 1024 * 1024
-# Not relayed: hop-by-hop headers (RFC 9110 §7.6.1), the Host (the upstream's own is set),
+# Not relayed: hop-by-hop headers (RFC 9110, section 7.6.1), the Host (the upstream's own is set),
 # and AGB Local's API key, which the session's code must never see.
 HOP_BY_HOP = frozenset(
     {
