@@ -10,6 +10,7 @@ relay, so `connect_over_cdp("http://.../agb-local/cdp/{session}/{secret}")` work
 
 from __future__ import annotations
 
+import anyio
 from aiohttp import web
 
 from ... import _protocol as p
@@ -28,6 +29,7 @@ CDP_ROUTE = CDP_PREFIX + "{tail:.*}"
 CDP_SCOPE = "cdp"
 CODE_BROWSER = "Browser.NotRunning"
 CODE_BROWSER_START = "Browser.StartFailed"
+STOP_BEFORE_RELEASE_S = 20.0
 
 
 def install(app: web.Application) -> None:
@@ -100,7 +102,10 @@ async def serve_cdp(request: web.Request) -> web.StreamResponse:
 async def stop_before_release(record: SessionRecord) -> None:
     """Stops a released session's browser first, so its profile is on disk for the context
     upload that follows (§13.6 item 3)."""
-    if image_kind(record.image_id) is ImageKind.BROWSER_USE:
+    if image_kind(record.image_id) is not ImageKind.BROWSER_USE:
+        return
+    # Bounded: a hung sandbox must not hold up its release (the sandbox is killed next).
+    with anyio.move_on_after(STOP_BEFORE_RELEASE_S):
         try:
             await record.sandbox.stop_browser()
         except SandboxError as exc:
