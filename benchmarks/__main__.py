@@ -1,8 +1,8 @@
 """`python3 -m benchmarks [--quick] [--json out.json]`: every benchmark, one table.
 
 Starts AGB Local in its own process (with the injected latency and a null sandbox, without
-latency for the overhead, and with real sandboxes), runs batch, overhead, server, pool and
-transfer, prints a markdown table with medians, ratios and each target met or not,
+latency for the overhead, and with real sandboxes), runs batch, overhead, server, pool,
+transfer and browser, prints a markdown table with medians, ratios and each target met or not,
 and writes the raw numbers as JSON. Missed targets are reported, never an error: the exit
 status is non-zero only when a benchmark itself fails.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from . import agb_local, batch, languages, overhead, pool, transfer
+from . import agb_local, batch, browser, languages, overhead, pool, transfer
 from ._server import NO_LATENCY, Latency, running_server
 from ._stats import median
 from .report import Row, machine, machine_line, table
@@ -42,6 +42,7 @@ class Sizes:
     transfer_bytes: int = 1_000_000_000  # 1 GB up and down (twice each: context, session)
     language_sessions: int = 10  # fresh sessions per language, for the first call
     language_calls: int = 50  # warm calls per language
+    browser_starts: int = 5
 
 
 QUICK = Sizes(
@@ -58,6 +59,7 @@ QUICK = Sizes(
     transfer_bytes=64 * 1024 * 1024,
     language_sessions=2,
     language_calls=5,
+    browser_starts=1,
 )
 
 
@@ -74,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("batch", "overhead", "server", "languages", "pool", "transfer"),
+        choices=("batch", "overhead", "server", "languages", "pool", "transfer", "browser"),
         help="run only these sections (repeatable)",
     )
     return parser.parse_args(argv)
@@ -171,6 +173,12 @@ def run_transfer(sizes: Sizes) -> dict[str, Any]:
         return transfer.run(server, sizes.transfer_bytes)
 
 
+def run_browser(sizes: Sizes) -> dict[str, Any]:
+    with running_server(NO_LATENCY) as server:
+        log(f"browser: {sizes.browser_starts} cold starts of a browser session to a page title")
+        return browser.run(server, sizes.browser_starts)
+
+
 def _s(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
@@ -201,6 +209,8 @@ def rows_for(results: dict[str, Any]) -> list[Row]:
         rows += _language_rows(results["languages"])
     if "transfer" in results:
         rows += _transfer_rows(results["transfer"])
+    if "browser" in results:
+        rows += _browser_rows(results["browser"])
     if "pool" in results:
         p = results["pool"]
         rows.append(
@@ -309,6 +319,26 @@ def _language_rows(by_language: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _browser_rows(b: dict[str, Any]) -> list[Row]:
+    mib = b["session_memory_bytes"] / 2**20
+    return [
+        Row(
+            "browser: cold start, create -> page title (playwright over CDP)",
+            _s(b["cold_start_s"]),
+            f"of which initialize {_s(b['initialize_s'])}",
+            target="<= 5 s",
+            met=b["cold_start_s"] <= 5,
+        ),
+        Row(
+            "browser: session memory with Chromium and one page",
+            f"{mib:.0f} MiB",
+            f"cap {b['memory_cap_bytes'] / 2**20:.0f} MiB",
+            target="<= half the cap",
+            met=b["session_memory_bytes"] <= b["memory_cap_bytes"] / 2,
+        ),
+    ]
+
+
 def _transfer_rows(t: dict[str, Any]) -> list[Row]:
     size = f"{t['bytes'] / 1e6:.0f} MB"
     growth = t["rss_growth_bytes"] / 2**20
@@ -342,7 +372,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sizes_from(args)
     latency = Latency(args.create_latency, args.tool_latency, args.release_latency)
-    sections = args.only or ["batch", "overhead", "server", "languages", "pool", "transfer"]
+    sections = args.only or [
+        "batch",
+        "overhead",
+        "server",
+        "languages",
+        "pool",
+        "transfer",
+        "browser",
+    ]
     info = machine()
     log(f"machine: {machine_line(info)}")
     started = time.perf_counter()
@@ -359,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         results["pool"] = run_pool(sizes, latency)
     if "transfer" in sections:
         results["transfer"] = run_transfer(sizes)
+    if "browser" in sections:
+        results["browser"] = run_browser(sizes)
     rows = rows_for(results)
     mode = "quick" if args.quick else "full"
     print(f"\nMachine: {machine_line(info)}")

@@ -57,7 +57,9 @@ class NullBackend:
     def languages(self) -> Sequence[str]:
         return ("python",)
 
-    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> NullSandbox:
+    async def create(
+        self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
+    ) -> NullSandbox:
         # The `SandboxBackend` signature: the registry passes where contexts are mounted.
         return NullSandbox(session_id)
 

@@ -4,6 +4,8 @@
 # - The code-space image's runtimes, from Debian's packages so that the sandboxes' system
 #   python (/usr/bin/python3, the one a sandbox can see) has them: IPython and the data
 #   stack for python cells, a JDK for java, R for r (docs/sandbox.md lists them).
+# - Chromium for browser sessions (agb-browser-use-*): it runs headless inside each browser
+#   session's sandbox, and playwright drives it over CDP (no browser download of its own).
 #
 # Idempotent and fast when everything is there: one `dpkg-query` decides, and apt runs (once,
 # with a single `update`) only for what is missing.
@@ -13,6 +15,7 @@ _agb_system_packages=(
     python3-pil python3-requests
     default-jdk-headless
     r-base-core
+    chromium
 )
 
 _agb_missing_packages() {
@@ -42,7 +45,7 @@ if [ "${#_agb_missing[@]}" -gt 0 ]; then
     else
         echo "warning: ${_agb_missing[*]} not installed and cannot be installed here;" \
              "AGB Local will offer less (no bubblewrap: an unsafe plain-process fallback;" \
-             "no IPython: the stdlib kernel; no JDK or R: no java or r)" >&2
+             "no IPython: the stdlib kernel; no JDK or R: no java or r; no chromium: no browser)" >&2
     fi
 fi
 unset _agb_system_packages _agb_missing

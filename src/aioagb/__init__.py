@@ -14,6 +14,16 @@ from ._many.listing import SessionInfo
 from ._many.pool import PoolStats, SessionPool
 from ._retry import RetryPolicy
 from ._version import __version__
+from .browser_options import (
+    BrowserContext,
+    BrowserFingerprint,
+    BrowserFingerprintContext,
+    BrowserOption,
+    BrowserProxy,
+    BrowserScreen,
+    BrowserViewport,
+    ExtensionOption,
+)
 from .client import AsyncAGB
 from .context import ContextService
 from .context_sync import (
@@ -36,6 +46,7 @@ from .errors import (
     AGBError,
     AuthenticationError,
     BatchFailure,
+    BrowserError,
     ClearanceTimeoutError,
     ClientClosedError,
     ConfigurationError,
@@ -105,6 +116,7 @@ from .models import (
     UploadResult,
 )
 from .modules import (
+    Browser,
     Code,
     CodeModule,
     Command,
@@ -140,6 +152,15 @@ __all__ = [
     "BatchResult",
     "BinaryFileContentResult",
     "BoolResult",
+    "Browser",
+    "BrowserContext",
+    "BrowserError",
+    "BrowserFingerprint",
+    "BrowserFingerprintContext",
+    "BrowserOption",
+    "BrowserProxy",
+    "BrowserScreen",
+    "BrowserViewport",
     "ClearContextResult",
     "ClearanceTimeoutError",
     "ClientClosedError",
@@ -180,6 +201,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionLogs",
     "ExecutionResult",
+    "ExtensionOption",
     "ExtractPolicy",
     "FileChangeEvent",
     "FileChangeResult",

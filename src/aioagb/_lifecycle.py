@@ -84,7 +84,7 @@ class Lifecycle:
         closed), the session is deleted, shielded, before the cancellation goes on.
         """
         created = await self._create_retrying(params)
-        if mounted(params.context_syncs):
+        if mounted(params.all_context_syncs()):
             try:
                 await wait_for_initial_sync(self.engine, created.data.session_id)
             except BaseException:
@@ -116,7 +116,7 @@ class Lifecycle:
         labels = {**params.labels, **self.orphans.labels(token)}
         mounts = [
             (sync.context_id, sync.path, sync.policy.to_dict())
-            for sync in params.context_syncs
+            for sync in params.all_context_syncs()
             if sync.policy is not None  # a sync without a policy mounts nothing (§13.6)
         ]
         request = create_session(

@@ -197,7 +197,7 @@ class AsyncAGB:
 
     async def _create(self, params: CreateSessionParams) -> SessionResult:
         created = await self.lifecycle.create(params)
-        session = self._session_for(created.data, params.image_id, params.context_syncs)
+        session = self._session_for(created.data, params.image_id, params.all_context_syncs())
         return SessionResult(request_id=created.request_id, success=True, session=session)
 
     async def open_session(self, params: CreateSessionParams | None = None) -> AsyncSession:
@@ -211,7 +211,7 @@ class AsyncAGB:
         except APIError as exc:
             message = f"Could not create a session: {exc.message}"
             raise SessionCreateError.caused_by(message, exc) from exc
-        return self._session_for(created.data, params.image_id, params.context_syncs)
+        return self._session_for(created.data, params.image_id, params.all_context_syncs())
 
     @asynccontextmanager
     async def session(

@@ -150,6 +150,11 @@ class SessionError(AGBError):
     """A session-level operation of the async-native API failed."""
 
 
+class BrowserError(SessionError):
+    """`session.browser` cannot do what was asked: it is not initialized, or the server gave
+    no CDP endpoint (the official `agb.exceptions.BrowserError`)."""
+
+
 class SessionCreateError(SessionError):
     """A session could not be created. `cause` is the underlying error, when there is one."""
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import attrs
 
 from ._validate import check_create_params, check_labels
+from .browser_options import BrowserContext
 from .context_sync import ContextSync, check_context_syncs
-from .errors import AGBError
+from .errors import AGBError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from .session import AsyncSession
@@ -26,6 +27,14 @@ def _labels(value: Mapping[str, str] | None) -> dict[str, str]:
     # Checked before converting: `dict()` would turn a list of pairs into labels silently,
     # and fail on other lists with a bare ValueError instead of InvalidArgumentError.
     return check_labels(value, allow_empty=True)
+
+
+def _browser_context(value: object) -> BrowserContext | None:
+    if value is not None and not isinstance(value, BrowserContext):
+        raise InvalidArgumentError(
+            f"browser_context must be a BrowserContext, got {type(value).__name__}"
+        )
+    return value
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -40,6 +49,10 @@ class CreateSessionParams:
     until their files are downloaded, and leaving `agb.session(params)` uploads the mounts
     whose policy auto-uploads before the session is deleted. A `ContextSync` without a policy
     mounts nothing and is left out, as in the official SDK.
+
+    `browser_context` keeps a browser's profile in a context (docs/guides/browser.md): it
+    adds the official automatic mounts, which `all_context_syncs()` lists after
+    `context_syncs`.
     """
 
     image_id: str
@@ -47,9 +60,16 @@ class CreateSessionParams:
     idle_release_timeout: int | None = None
     policy_id: str | None = None
     context_syncs: list[ContextSync] = attrs.field(factory=list, converter=check_context_syncs)
+    browser_context: BrowserContext | None = attrs.field(default=None, converter=_browser_context)
 
     def __attrs_post_init__(self) -> None:
         check_create_params(self.image_id, self.labels, self.idle_release_timeout, self.policy_id)
+
+    def all_context_syncs(self) -> list[ContextSync]:
+        """What create mounts: `context_syncs`, then the browser context's extension,
+        fingerprint and profile mounts (§13.6 items 1-3, in the official order)."""
+        extra = self.browser_context.context_syncs() if self.browser_context else []
+        return [*self.context_syncs, *extra]
 
 
 # --- results -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .models import (
 )
 from .modules import Code, Command, FileSystem
 from .modules._channel import SessionChannel
+from .modules.browser import Browser
 from .modules.context import ContextManager
 from .modules.stream import StreamEndpoint, StreamSocket
 
@@ -88,6 +89,7 @@ class AsyncSession:
         self.code = Code(self._channel, self._socket)
         self.command = Command(self._channel)
         self.file = FileSystem(self._channel)
+        self.browser = Browser(self._channel)
         self._deleted = False
         # Persistence (docs/guides/persistence.md): the contexts this session mounted, which
         # leaving `async with` uploads when their policy says so.
@@ -227,6 +229,33 @@ class AsyncSession:
             k: val for k, val in labels_from(reply).items() if not k.startswith(SDK_LABEL_PREFIX)
         }
         return OperationResult(request_id=reply.request_id, success=True, data=labels)
+
+    async def get_link(
+        self, protocol_type: str | None = None, port: int | None = None
+    ) -> OperationResult[str]:
+        """The URL of `port` in the session (`GET /internet/getLink`, §16.1): a server that a
+        session's process runs there, reachable from outside. `protocol_type` is `http`,
+        `https`, `ws` or `wss`. The cloud's ports are 30100-30199; AGB Local takes any and
+        serves plain http and ws (docs/guides/browser.md). A failure reads "Failed to get
+        link", as in the official SDK (the server's own message is in `result.exception`)."""
+        if protocol_type is not None:
+            protocol_type = v.check_text("protocol_type", protocol_type)
+        if port is not None:
+            port = v.check_positive_int("port", port, maximum=65535)
+        return await seed(OperationResult, self._get_link(protocol_type, port))
+
+    async def _get_link(self, protocol_type: str | None, port: int | None) -> OperationResult[str]:
+        reply = await self._channel.send(rq.get_link(self.session_id, protocol_type, port))
+        if reply.status != 200 or reply.field(p.KEY_SUCCESS) is not True:
+            error = reply_error(reply, "Failed to get link")
+            error.details = {"server_message": reply.message}
+            raise error
+        if not isinstance(reply.data, dict):
+            raise reply_error(reply, "Failed to get link: data is not an object")
+        url = reply.data.get(p.KEY_URL)
+        if not isinstance(url, str) or not url:
+            raise reply_error(reply, "No URL found in response")
+        return OperationResult(request_id=reply.request_id, success=True, data=url)
 
     async def delete(self, sync_context: bool = False) -> DeleteResult:
         """Release the session and wait until the server reports it gone (§3.7).

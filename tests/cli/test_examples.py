@@ -38,6 +38,12 @@ EXPECTED = {
         "this run found 2 earlier note(s)",
         "notes: ['run 1 was here', 'run 2 was here', 'run 3 was here']",
     ],
+    "browser.py": [
+        "title: Hello from the sandbox",
+        "screenshot: True",
+        "through the link: 200 True",
+        "cookie kept: [('visits', '1')]",
+    ],
     "observability.py": [
         "live sessions while working: 3",
         "live sessions afterwards: 0",

@@ -62,18 +62,17 @@ ROUTES = [
     ("POST", p.PATH_SYNC_CONTEXT),
     ("POST", p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT),
     *CONTEXT_ROUTES,
-    *(("POST", path) for path in p.PATHS_OUT_OF_SCOPE),
+    ("POST", p.PATH_INIT_BROWSER),
+    ("POST", p.PATH_GET_CDP_LINK),
 ]
 
 
-# The routes that name a session (all but create, list, listTools, the context routes and
-# the out-of-scope ones).
+# The routes that name a session (all but create, list, listTools and the context routes).
 SESSION_ROUTES = [
     (method, path)
     for method, path in ROUTES
     if path not in (p.PATH_CREATE_SESSION, p.PATH_LIST_SESSIONS, p.PATH_LIST_TOOLS)
     and (method, path) not in CONTEXT_ROUTES
-    and path not in p.PATHS_OUT_OF_SCOPE
 ]
 
 

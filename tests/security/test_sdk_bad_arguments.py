@@ -388,6 +388,30 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         "read_timeout",
     ),
     (
+        "get-link-port-0",
+        lambda c: c.session.get_link(port=0),
+        InvalidArgumentError,
+        "port",
+    ),
+    (
+        "get-link-port-text",
+        lambda c: c.session.get_link(port="8080"),
+        InvalidArgumentError,
+        "port",
+    ),
+    (
+        "get-link-protocol-type",
+        lambda c: c.session.get_link(protocol_type=443),
+        InvalidArgumentError,
+        "protocol_type",
+    ),
+    (
+        "browser-initialize-not-an-option",
+        lambda c: c.session.browser.initialize({}),
+        InvalidArgumentError,
+        "BrowserOption",
+    ),
+    (
         "code-stream-language",
         lambda c: c.session.code.stream("1", "cobol"),
         InvalidArgumentError,
@@ -944,6 +968,7 @@ COVERED_BY = {
     (Code, "run_code"): "code-run-code-",
     (Code, "stream"): "code-stream-",
     (AsyncSession, "get_metrics"): "get-metrics-",
+    (AsyncSession, "get_link"): "get-link-",
     (Command, "execute"): "command-",
     (FileSystem, "mkdir"): "mkdir-",
     (FileSystem, "write"): "write-",

@@ -54,6 +54,19 @@ class FakeSandbox:
     def session_id(self) -> str:
         return self._session_id
 
+    # No browser and no ports in the fake: what a sandbox without them answers.
+    async def open_socket(self, family: int = 0) -> object:
+        raise SandboxUnavailable("the fake sandbox has no network")
+
+    async def start_browser(self, launch: object) -> object:
+        raise SandboxUnavailable("the fake sandbox has no browser")
+
+    async def stop_browser(self) -> bool:
+        return False
+
+    async def browser_endpoint(self) -> None:
+        return None
+
     def host(self, path: str) -> Path:
         if path.startswith(WORKSPACE_DIR):
             path = path[len(WORKSPACE_DIR) :]
@@ -259,7 +272,9 @@ class FakeBackend:
     def languages(self) -> Sequence[str]:
         return ("python",)
 
-    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> FakeSandbox:
+    async def create(
+        self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
+    ) -> FakeSandbox:
         sandbox = FakeSandbox(session_id, self.root / session_id)
         sandbox.sync_paths = list(sync_paths)
         self.sandboxes[session_id] = sandbox

@@ -87,16 +87,29 @@ async def test_oversized_body_gets_413(api: Api) -> None:
     assert_error(await api.call("POST", p.PATH_GET_SESSION, raw=io.BytesIO(big.encode())), 413)
 
 
-async def test_out_of_scope_routes_say_so(api: Api) -> None:
-    reply = await api.call("POST", "/browser/init")
-    assert_error(reply, 400, "NotSupported.AgbLocal")
-    assert "not available on AGB Local" in reply.body["message"]
+async def test_browser_routes_refuse_what_agb_local_cannot_do_with_the_reason(api: Api) -> None:
+    code_space = await api.create()
+    init = await api.call("POST", p.PATH_INIT_BROWSER, params={"sessionId": code_space})
+    assert_error(init, 400, "NotSupported.AgbLocal")
+    assert "agb-browser-use-" in init.body["message"]
+    browser = await api.create("agb-browser-use-1")
+    for option, code in (
+        ({"useStealth": True}, "NotSupported.AgbLocal"),
+        ({"proxies": [{"type": "custom", "server": "x:1"}]}, "NotSupported.AgbLocal"),
+        ({"cmdArgs": ["--remote-debugging-port=1"]}, "InvalidParameter"),
+        ({"viewport": {"width": 0, "height": 10}}, "InvalidParameter"),
+        ({"defaultNavigateUrl": "--evil"}, "InvalidParameter"),
+    ):
+        params = {"sessionId": browser, p.Q_BROWSER_OPTION: json.dumps(option)}
+        assert_error(await api.call("POST", p.PATH_INIT_BROWSER, params=params), 400, code)
+    cdp = await api.call("POST", p.PATH_GET_CDP_LINK, params={"sessionId": browser})
+    assert_error(cdp, 400, "Browser.NotRunning")
 
 
 async def test_unexpected_errors_are_500_envelopes_without_internals(
     api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def explode(session_id: str, sync_paths: object = ()) -> Any:
+    async def explode(session_id: str, sync_paths: object = (), **_: object) -> Any:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(api.backend, "create", explode)

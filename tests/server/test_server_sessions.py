@@ -142,11 +142,14 @@ async def test_unknown_session_is_not_found_everywhere(api: Api) -> None:
         assert_error(reply, 400, p.CODE_SESSION_NOT_FOUND)
 
 
-async def test_keep_alive_answers_and_get_link_is_refused(api: Api) -> None:
+async def test_keep_alive_answers_and_get_link_gives_a_link_of_the_session(api: Api) -> None:
     session_id = await api.create()
     alive = await api.call("POST", p.PATH_KEEP_ALIVE, params={"sessionId": session_id})
     assert alive.status == 200 and alive.body["success"] is True
     for path in (p.PATH_GET_LINK, p.PATH_GET_LINK_ASYNC):
         link = await api.call("GET", path, params={"sessionId": session_id, "port": "30100"})
-        assert_error(link, 400, "NotSupported.AgbLocal")
-        assert "not available on AGB Local" in link.body["message"]
+        assert link.status == 200, link.body
+        assert f"/agb-local/link/{session_id}/30100/" in link.body["data"]["url"]
+    for params in ({}, {"port": "0"}, {"port": "x"}, {"port": "80", "protocolType": "ftp"}):
+        refused = await api.call("GET", p.PATH_GET_LINK, params={"sessionId": session_id, **params})
+        assert_error(refused, 400, "InvalidParameter")

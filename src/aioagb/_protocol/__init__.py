@@ -143,11 +143,6 @@ def canonical_language(raw: str) -> str | None:
 # --- facts AGB Local needs as well (appended; same contract) ------------------------------
 
 PATH_GET_LINK_ASYNC: Final = "/mcp/getLink"  # the low-level async variant (§3.10)
-# Routes the official client knows but that are out of AGB Local's scope (§3.14).
-PATHS_OUT_OF_SCOPE: Final = (
-    "/internet/getCdpLink",
-    "/browser/init",
-)
 
 # ListSession puts these next to `data`, at the top level (§3.4).
 KEY_NEXT_TOKEN: Final = "nextToken"
@@ -298,3 +293,23 @@ PHASE_END: Final = "end"
 PHASE_ERROR: Final = "error"
 STATUS_FINISHED: Final = "finished"
 STATUS_FAILED: Final = "failed"
+
+# --- §15 browser sessions, §16.1 links ----------------------------------------------------
+
+PATH_INIT_BROWSER: Final = "/browser/init"
+PATH_GET_CDP_LINK: Final = "/internet/getCdpLink"
+Q_PERSISTENT_PATH: Final = "persistentPath"  # /browser/init: the browser's profile directory
+Q_BROWSER_OPTION: Final = "browserOption"  # /browser/init: JSON text of BrowserOption.to_map()
+KEY_PORT: Final = "port"  # /browser/init's data
+KEY_URL: Final = "url"  # getCdpLink's and getLink's data
+# The official config's paths (agb/config.py): the profile, the fingerprint and extension
+# mounts of a BrowserContext (§13.6 items 1-3).
+BROWSER_DATA_PATH: Final = "/tmp/agb_browser_data"
+BROWSER_FINGERPRINT_PATH: Final = "/tmp/agb_browser_fingerprint"
+BROWSER_EXTENSIONS_PATH: Final = "/tmp/extensions/"
+# The profile files a BrowserContext keeps (§13.6 item 3).
+BROWSER_DATA_WHITELIST: Final = ("/Local State", "/Default/Cookies", "/Default/Cookies-journal")
+TOOL_STOP_CHROME: Final = "stopChrome"  # Browser.destroy() (§15.4)
+# The browser agent's tools (`session.browser.agent`, out of AGB Local's scope).
+BROWSER_AGENT_TOOL_PREFIX: Final = "page_use_"
+LINK_PROTOCOLS: Final = ("http", "https", "ws", "wss")  # getLink's protocolType

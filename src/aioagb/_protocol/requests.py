@@ -242,3 +242,33 @@ def get_and_load_internal_context(session_id: str) -> ApiRequest:
         (p.Q_CONTEXT_TYPES, json.dumps([p.CONTEXT_TYPE_FILE_TRANSFER])),
     )
     return _post(p.PATH_GET_AND_LOAD_INTERNAL_CONTEXT, "GetAndLoadInternalContext", {}, query=query)
+
+
+# --- §15 the browser, §16.1 links ----------------------------------------------------------
+
+
+def init_browser(session_id: str, persistent_path: str, option: Mapping[str, object]) -> ApiRequest:
+    """`/browser/init` (§15.1): everything in the query, `browserOption` as JSON text with
+    the default separators (form encoding turns their spaces into `+`); body `{}`. Not
+    repeated: a second init restarts the browser."""
+    query = (
+        (p.Q_SESSION_ID, session_id),
+        (p.Q_PERSISTENT_PATH, persistent_path),
+        (p.Q_BROWSER_OPTION, json.dumps(dict(option))),
+    )
+    return _post(p.PATH_INIT_BROWSER, "InitBrowser", {}, query=query, idempotent=False)
+
+
+def get_cdp_link(session_id: str) -> ApiRequest:
+    """`/internet/getCdpLink` (§15.3): query `sessionId`, body `{}`."""
+    return _post(p.PATH_GET_CDP_LINK, "GetCdpLink", {}, query=((p.Q_SESSION_ID, session_id),))
+
+
+def get_link(session_id: str, protocol_type: str | None, port: int | None) -> ApiRequest:
+    """`GET /internet/getLink` (§3.10): `protocolType` when given, `port` when truthy."""
+    query = _query(
+        (p.Q_SESSION_ID, session_id),
+        (p.Q_PROTOCOL_TYPE, protocol_type),
+        (p.Q_PORT, str(port) if port else None),
+    )
+    return ApiRequest("GET", p.PATH_GET_LINK, "GetLink", query=query)

@@ -9,6 +9,7 @@ and because every "no such route" or "wrong method" must still be a protocol env
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
@@ -27,22 +28,25 @@ from .envelope import (
     CODE_UNAUTHORIZED,
     ApiError,
     bad_request,
-    not_on_agb_local,
     session_quota_exceeded,
 )
 from .faults import FaultInjector, fault_middleware
 from .middleware import current_request_id, envelope_errors
 from .persistence import Persistence
 from .presign import TRANSFER_ROUTE
-from .registry import AdmissionCheck, Registry, reap_idle_sessions
-from .routes import contexts, sessions, stream, syncs, transfer
+from .registry import (
+    AdmissionCheck,
+    Registry,
+    ReleaseHook,
+    SessionRecord,
+    reap_idle_sessions,
+)
+from .routes import browser, contexts, links, sessions, stream, syncs, transfer
 from .sandbox import SandboxBackend
 from .state import STATE, AppState, Call, RouteHandler
 from .tools import routes as tool_routes
 
-
-async def _out_of_scope(call: Call) -> web.Response:
-    raise not_on_agb_local(f"{call.request.method} {_normalised(call.request.path)}")
+log = logging.getLogger("aioagb.server")
 
 
 ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
@@ -55,8 +59,10 @@ ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
     p.PATH_RELEASE_ASYNC: {"POST": sessions.release_session},
     p.PATH_RELEASE: {"POST": sessions.release_session},
     p.PATH_KEEP_ALIVE: {"POST": sessions.keep_alive},
-    p.PATH_GET_LINK: {"GET": sessions.get_link},
-    p.PATH_GET_LINK_ASYNC: {"GET": sessions.get_link, "POST": sessions.get_link},
+    p.PATH_GET_LINK: {"GET": links.get_link},
+    p.PATH_GET_LINK_ASYNC: {"GET": links.get_link, "POST": links.get_link},
+    p.PATH_INIT_BROWSER: {"POST": browser.init_browser},
+    p.PATH_GET_CDP_LINK: {"POST": browser.get_cdp_link},
     p.PATH_GET_MCP_RESOURCE: {"POST": sessions.get_mcp_resource},
     p.PATH_GET_CONTEXT_INFO: {"GET": syncs.get_context_info},
     p.PATH_SYNC_CONTEXT: {"POST": syncs.sync_context},
@@ -72,7 +78,6 @@ ROUTES: Mapping[str, Mapping[str, RouteHandler]] = {
     p.PATH_DELETE_CONTEXT_FILE: {"POST": contexts.delete_context_file},
     p.PATH_LIST_TOOLS: {"POST": tool_routes.list_tools},
     p.PATH_CALL_TOOL: {"POST": tool_routes.call_mcp_tool},
-    **{path: {"GET": _out_of_scope, "POST": _out_of_scope} for path in p.PATHS_OUT_OF_SCOPE},
 }
 
 
@@ -175,6 +180,19 @@ def _session_quota(limit: int | None) -> AdmissionCheck | None:
     return admit
 
 
+def _release_hooks(*hooks: ReleaseHook) -> ReleaseHook:
+    """One release hook that runs `hooks` in order, each whatever the previous one did."""
+
+    async def run_all(record: SessionRecord) -> None:
+        for hook in hooks:
+            try:
+                await hook(record)
+            except Exception:
+                log.exception("session %s: work before its release failed", record.session_id)
+
+    return run_all
+
+
 def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -> web.Application:
     """AGB Local's aiohttp application: the envelope, drain (and optional fault) middleware,
     the dispatcher, and the sessions' lifetime as a cleanup context."""
@@ -189,7 +207,7 @@ def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -
         backend,
         release_timeout_s=config.release_timeout_s,
         admit=_session_quota(config.max_sessions_per_key),
-        before_release=persistence.syncs.detach,
+        before_release=_release_hooks(browser.stop_before_release, persistence.syncs.detach),
     )
     app[STATE] = AppState(
         config=config, keyring=keyring, registry=registry, persistence=persistence
@@ -199,6 +217,8 @@ def build_app(config: ServerConfig, keyring: KeyRing, backend: SandboxBackend) -
     # ahead of the dispatcher that requires one.
     app.router.add_route("*", TRANSFER_ROUTE + "/{name:.*}", transfer.serve_presigned)
     stream.install(app)  # its WebSocket route comes before the catch-all
+    links.install(app)  # the bridge's routes too: links, then CDP
+    browser.install(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     app.cleanup_ctx.append(_run_sessions)
     return app

@@ -1,8 +1,9 @@
 """Which image ids AGB Local accepts, and what each one offers (DESIGN.md "AGB Local's images").
 
 Code written for the cloud names the cloud's images; AGB Local serves all of the families
-below as a code-space sandbox (python, shell, files). Browser and desktop tools are not
-served; they are answered with a clear "not available on AGB Local" error instead.
+below as a code-space sandbox (python, shell, files); browser images also run a headless
+Chromium (`routes/browser.py`). Desktop tools and the browser agent's tools are not served;
+they are answered with a clear "not available on AGB Local" error instead.
 """
 
 from __future__ import annotations

@@ -109,9 +109,12 @@ class Registry:
         labels: Mapping[str, str],
         idle_timeout_s: float,
         sync_paths: Sequence[str] = (),
+        *,
+        browser: bool = False,
     ) -> SessionRecord:
         """Admits the tenant (quota), makes the session's sandbox (with directories at
-        `sync_paths`, where contexts are mounted) and records it as running."""
+        `sync_paths`, where contexts are mounted; a browser session's with `browser`) and
+        records it as running."""
         if self._admit is not None:
             # Creations still in progress count too: the check and the insert are apart by
             # an await, and concurrent creates must not all pass the same check.
@@ -119,7 +122,7 @@ class Registry:
         session_id = _new_id("session")
         self._creating[tenant] = self._creating.get(tenant, 0) + 1
         try:
-            sandbox = await self.backend.create(session_id, sync_paths)
+            sandbox = await self.backend.create(session_id, sync_paths, browser=browser)
         finally:
             self._creating[tenant] -= 1
             if not self._creating[tenant]:

@@ -1,5 +1,6 @@
 """Handlers of the session routes (agb-wire.md §3): create, get, status, list, labels,
-release, keep-alive, resource info and links. (A session's context routes are in `syncs`.)"""
+release, keep-alive and resource info. (A session's context routes are in `syncs`, its
+links in `links`, its browser in `browser`.)"""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import json
 from aiohttp import web
 
 from ... import _protocol as p
-from ..envelope import bad_request, not_on_agb_local
-from ..images import requested_image
+from ..envelope import bad_request
+from ..images import ImageKind, image_kind, requested_image
 from ..params import optional, optional_int, parse_json_object, query_int, string_map
 from ..registry import SessionRecord
 from ..state import Call
@@ -17,7 +18,7 @@ from ..sync import parse_mounts
 from .stream import stream_fields
 
 
-def _session_id(call: Call) -> str:
+def session_id_of(call: Call) -> str:
     """The session id from wherever this route's client puts it (body or query)."""
     value = call.body.get(p.B_SESSION_ID, call.query.get(p.Q_SESSION_ID))
     if not isinstance(value, str):
@@ -64,7 +65,12 @@ async def create_session(call: Call) -> web.Response:
     await syncs.check_mounts(call.tenant, mounts)
     idle_timeout_s = float(timeout) if timeout else call.state.config.default_idle_timeout_s
     record = await call.registry.create(
-        call.tenant, image_id, labels, idle_timeout_s, [m.path for m in mounts]
+        call.tenant,
+        image_id,
+        labels,
+        idle_timeout_s,
+        [m.path for m in mounts],
+        browser=image_kind(image_id) is ImageKind.BROWSER_USE,
     )
     # The contexts' files are in place before the create answers, so the client's wait on
     # GetContextInfo (§3.1) finds every download task ended.
@@ -74,7 +80,7 @@ async def create_session(call: Call) -> web.Response:
 
 async def get_session(call: Call) -> web.Response:
     """`/mcp/getSession` (§3.2): the session's ids, resource URL and status."""
-    record = call.session(_session_id(call))
+    record = call.session(session_id_of(call))
     return call.ok({**_session_data(call, record), "status": record.status})
 
 
@@ -83,7 +89,7 @@ async def get_session_status(call: Call) -> web.Response:
     # A session being deleted still answers, with DELETING; once gone it is not found.
     # Watching is not using: the official idle-release tests poll this every 2 s and expect
     # the session to be released on time, so a status query leaves the idle timer alone.
-    record = call.session(_session_id(call), deleting_ok=True, touch=False)
+    record = call.session(session_id_of(call), deleting_ok=True, touch=False)
     return call.ok({"sessionId": record.session_id, "status": record.status})
 
 
@@ -108,7 +114,7 @@ async def list_sessions(call: Call) -> web.Response:
 
 async def set_labels(call: Call) -> web.Response:
     """`/sdk/SetLabel` (§3.5): replaces the session's labels."""
-    record = call.session(_session_id(call))
+    record = call.session(session_id_of(call))
     raw = call.query.get(p.Q_SET_LABELS)
     if not raw:
         raise bad_request("Labels is required")
@@ -119,7 +125,7 @@ async def set_labels(call: Call) -> web.Response:
 
 async def get_labels(call: Call) -> web.Response:
     """`/sdk/GetLabel` (§3.6): the session's labels, as a JSON string."""
-    record = call.session(_session_id(call))
+    record = call.session(session_id_of(call))
     # §3.6: `labels` must be a JSON *string*; an object makes the official client raise.
     return call.ok({"labels": json.dumps(record.labels, ensure_ascii=False)})
 
@@ -127,7 +133,7 @@ async def get_labels(call: Call) -> web.Response:
 async def release_session(call: Call) -> web.Response:
     """`/mcp/releaseSessionAsync` and `/mcp/releaseSession` (§3.7, §3.8): ends the session
     before answering."""
-    record = call.session(_session_id(call))
+    record = call.session(session_id_of(call))
     # Released before answering, so the client's first status poll already sees not-found
     # and its delete returns at once (§3.7).
     await call.registry.release(record)
@@ -136,17 +142,11 @@ async def release_session(call: Call) -> web.Response:
 
 async def keep_alive(call: Call) -> web.Response:
     """`/mcp/refreshSessionIdleTime` (§3.9): restarts the session's idle timer."""
-    call.session(_session_id(call))  # the lookup itself restarts the idle timer
+    call.session(session_id_of(call))  # the lookup itself restarts the idle timer
     return call.ok(None)
 
 
 async def get_mcp_resource(call: Call) -> web.Response:
     """`/mcp/getMcpResource` (§3.11): the session's resource URL."""
-    record = call.session(_session_id(call))
+    record = call.session(session_id_of(call))
     return call.ok({"sessionId": record.session_id, "resourceUrl": _resource_url(call, record)})
-
-
-async def get_link(call: Call) -> web.Response:
-    """`/internet/getLink` (§3.10): public links to sandbox ports are not on AGB Local."""
-    call.session(_session_id(call))
-    raise not_on_agb_local("getLink (public links to sandbox ports)")

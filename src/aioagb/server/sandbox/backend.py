@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
@@ -25,6 +26,13 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from .browser import (
+    START_TIMEOUT_S,
+    STOP_GRACE_S,
+    BrowserEndpoint,
+    BrowserLaunch,
+    find_chromium,
+)
 from .bwrap import (
     TMP_DIR,
     VENV_DIR,
@@ -52,6 +60,8 @@ from .interface import (
     ShellOutcome,
     StreamEvent,
 )
+from .netns import NamespaceSockets
+from .ports import close_browser
 from .replies import StreamEvents, code_run, result_of
 from .runtimes import find_runtimes
 from .uids import UidLease
@@ -86,10 +96,15 @@ class LocalSandbox:
         session_id: str,
         uid: int | None,
         sync_paths: Sequence[str] = (),
+        *,
+        browser: bool = False,
     ) -> None:
         self._backend = backend
         self._session_id = session_id
         self._uid = uid
+        self.browser = browser  # a browser session: its limits, and Chromium allowed
+        self.limits = backend.limits.for_browser() if browser else backend.limits
+        self._net = NamespaceSockets()
         self.dir = backend.sessions_dir / session_id
         # Sync paths outside /workspace and /tmp: each gets a directory of the session,
         # bound there under bubblewrap (sandbox path -> host directory).
@@ -216,7 +231,7 @@ class LocalSandbox:
 
     async def metrics(self) -> SandboxMetrics:
         cgroups_in_use = self._backend.cgroups
-        mem_total = self._backend.limits.memory_bytes if cgroups_in_use else _host_memory()
+        mem_total = self.limits.memory_bytes if cgroups_in_use else _host_memory()
         res = await self._call("metrics", FILE_OP_TIMEOUT_S, mem_total=mem_total)
         if self._cgroups is not None:
             # The cgroup's count is the one its cap applies to (page cache included).
@@ -301,6 +316,55 @@ class LocalSandbox:
         res = await self._call("get_file_change", FILE_OP_TIMEOUT_S, path=path)
         return [FileChange(**c) for c in res]
 
+    # --- ports and the browser (docs/sandbox.md, "Ports" and "Browser sessions") ---------
+
+    async def open_socket(self, family: int = socket.AF_INET) -> socket.socket:
+        if self._backend.mode == "plain":
+            return socket.socket(family, socket.SOCK_STREAM)  # no namespace: the host's
+        if not self._backend._is_root:
+            raise SandboxUnavailable(
+                "reaching a port in the sandbox needs AGB Local to run as root (it enters "
+                "the sandbox's network namespace)"
+            )
+        agent = await self._ensure_agent()
+        if agent.namespace_pid is None:
+            raise SandboxUnavailable("the sandbox's network namespace is not known")
+        async with self._agent_errors(agent):
+            return await self._net.socket(
+                agent, agent.namespace_pid, partial(agent.call, "ping", {}), family
+            )
+
+    async def start_browser(self, launch: BrowserLaunch) -> BrowserEndpoint:
+        binary = find_chromium()
+        if not self.browser:
+            raise SandboxUnavailable("the browser runs in browser sessions only")
+        if binary is None:
+            raise SandboxUnavailable(
+                "Chromium is not installed on this AGB Local (apt-get install chromium)"
+            )
+        # A running browser's stop, then the new one's start.
+        timeout = STOP_GRACE_S + START_TIMEOUT_S + 2 * GRACE_S
+        res = await self._call("browser_start", timeout, **launch.agent_args(binary))
+        return BrowserEndpoint(port=int(res["port"]), path=str(res["path"]))
+
+    async def stop_browser(self) -> bool:
+        if not self.started:
+            return False  # no agent, no browser: nothing to start just to stop it
+        endpoint = await self.browser_endpoint()
+        if endpoint is not None:
+            with contextlib.suppress(Exception):  # then it is killed below
+                await close_browser(self, endpoint, STOP_GRACE_S)
+        res = await self._call("browser_stop", STOP_GRACE_S + 2 * GRACE_S)
+        return bool(res["stopped"])
+
+    async def browser_endpoint(self) -> BrowserEndpoint | None:
+        if not self.started:
+            return None
+        res = await self._call("browser_status", FILE_OP_TIMEOUT_S)
+        if not res.get("running"):
+            return None
+        return BrowserEndpoint(port=int(res["port"]), path=str(res["path"]))
+
     # --- end -------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
@@ -311,6 +375,7 @@ class LocalSandbox:
                 agent, self._agent = self._agent, None
             if agent is not None:
                 await agent.kill(self._uid)
+            self._net.close()
             if first:
                 if self._cgroups is not None:
                     await anyio.to_thread.run_sync(self._cgroups.remove)
@@ -393,7 +458,9 @@ class LocalBackend:
         """The live sandboxes by session id (a copy)."""
         return dict(self._sandboxes)
 
-    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> LocalSandbox:
+    async def create(
+        self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
+    ) -> LocalSandbox:
         if self._closed:
             raise SandboxError("the sandbox backend is closed")
         if not _SESSION_ID.fullmatch(session_id):
@@ -402,7 +469,7 @@ class LocalBackend:
             raise SandboxError(f"a sandbox for session {session_id} exists already")
         checked = [checked_sync_path(path) for path in sync_paths]
         uid = self._uid_lease.take() if self._uid_lease is not None else None
-        sandbox = LocalSandbox(self, session_id, uid, checked)
+        sandbox = LocalSandbox(self, session_id, uid, checked, browser=browser)
         self._sandboxes[session_id] = sandbox
         return sandbox
 
@@ -482,11 +549,11 @@ class LocalBackend:
             "node": self._runtimes.node,
             "java": self._runtimes.java,
             "rscript": self._runtimes.rscript,
-            "memory_bytes": self.limits.memory_bytes,
+            "memory_bytes": sandbox.limits.memory_bytes,
             "env": self._session_env(home=roots[WORKSPACE_DIR], tmp=roots[TMP_DIR]),
             "max_output_bytes": self.limits.max_output_bytes,
             "workspace_quota_bytes": self.limits.workspace_quota_bytes,
-            "rlimits": self._rlimits(sandbox.uid),
+            "rlimits": self._rlimits(sandbox.uid, sandbox.limits),
             "uid": sandbox.uid,
             "cgroup_fds": cgroup_fds,
         }
@@ -515,8 +582,7 @@ class LocalBackend:
             "MPLCONFIGDIR": f"{tmp}/.matplotlib",  # its font cache, out of the workspace
         }
 
-    def _rlimits(self, uid: int | None) -> dict[str, int]:
-        lim = self.limits
+    def _rlimits(self, uid: int | None, lim: SandboxLimits) -> dict[str, int]:
         rlimits = {
             "cpu": lim.cpu_seconds,
             "as": lim.address_space_bytes,
@@ -555,7 +621,7 @@ class LocalBackend:
         """The session's cgroups (made on its first start) as fds the agent joins them by."""
         if self._cgroup_root is not None and sandbox._cgroups is None:
             sandbox._cgroups = await anyio.to_thread.run_sync(
-                self._cgroup_root.child, sandbox.session_id, self.limits
+                self._cgroup_root.child, sandbox.session_id, sandbox.limits
             )
         if sandbox._cgroups is None:
             return []
@@ -615,7 +681,7 @@ class LocalBackend:
             session_dir=sandbox.dir,
             agent_root=self.runtime_dir,
             venv=self._venv,
-            limits=self.limits,
+            limits=sandbox.limits,
             etc_fds=etc_fds,
             info_fd=info_fd,
             command=_agent_command(SYSTEM_PYTHON),

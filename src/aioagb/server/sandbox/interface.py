@@ -17,6 +17,7 @@ runtime is not installed).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol, TypeAlias
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias
 import attrs
 
 if TYPE_CHECKING:
+    from .browser import BrowserEndpoint, BrowserLaunch
     from .hostfiles import SessionFiles
 
 WORKSPACE_DIR = "/workspace"  # the session's working directory and HOME inside the sandbox
@@ -58,6 +60,22 @@ class SandboxLimits:
     tmp_size_bytes: int = 256 * 1024 * 1024  # the private /tmp
     max_output_bytes: int = 1024 * 1024  # captured stdout (and stderr) per call
     max_timeout_s: float = 3600.0  # an upper bound on any per-call wall-clock timeout
+    # Browser sessions (agb-browser-use-*) run Chromium: its ~10 processes and ~100 threads
+    # count against the pids cap and RLIMIT_NPROC, and it reserves far more address space
+    # than it uses (V8 alone asks for tens of GB), so RLIMIT_AS is lifted for them and the
+    # cgroup memory cap is their memory limit (docs/sandbox.md, "Browser sessions").
+    browser_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    browser_max_processes: int = 512
+
+    def for_browser(self) -> SandboxLimits:
+        """The limits of a browser session: these, with the browser's memory and process
+        caps and no RLIMIT_AS (-1: unlimited)."""
+        return attrs.evolve(
+            self,
+            memory_bytes=self.browser_memory_bytes,
+            max_processes=self.browser_max_processes,
+            address_space_bytes=-1,
+        )
 
 
 @attrs.frozen
@@ -230,6 +248,22 @@ class Sandbox(Protocol):
         """The session's files as the server sees them (its directories made if needed), to
         copy contexts in and out without going through the session's processes."""
 
+    async def open_socket(self, family: int = socket.AF_INET) -> socket.socket:
+        """A new, unconnected TCP socket whose loopback is the sandbox's own: connecting it
+        to 127.0.0.1:PORT reaches what a session's process listens on (links, CDP).
+        `SandboxUnavailable` where the server cannot enter the sandbox's network."""
+
+    async def start_browser(self, launch: BrowserLaunch) -> BrowserEndpoint:
+        """Starts (or restarts) the session's Chromium; `SandboxUnavailable` for a session
+        that is not a browser session, or when Chromium cannot start."""
+
+    async def stop_browser(self) -> bool:
+        """Stops the session's Chromium and all it started (its profile written first);
+        whether one was running. Starts nothing when the sandbox has not started."""
+
+    async def browser_endpoint(self) -> BrowserEndpoint | None:
+        """The running browser's DevTools endpoint; None when no browser runs."""
+
     async def aclose(self) -> None:
         """Kills every process of the session and removes its files. Idempotent."""
 
@@ -246,10 +280,13 @@ class SandboxBackend(Protocol):
         """Canonical languages this machine can run: python always; javascript with node,
         java with a JDK, r with R."""
 
-    async def create(self, session_id: str, sync_paths: Sequence[str] = ()) -> Sandbox:
+    async def create(
+        self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
+    ) -> Sandbox:
         """Makes the session's record. Cheap: no process is started yet. `sync_paths` are
         absolute paths where contexts are mounted (`bwrap.checked_sync_path`): each exists
-        in the sandbox, belongs to the session, and is reachable by the file tools."""
+        in the sandbox, belongs to the session, and is reachable by the file tools.
+        `browser`: a browser session (`SandboxLimits.for_browser`, Chromium allowed)."""
 
     async def aclose(self) -> None:
         """Ends every sandbox this backend made (server shutdown)."""

@@ -9,7 +9,7 @@ from aiohttp import web
 from ... import _protocol as p
 from ..envelope import CODE_TOOL_NOT_FOUND, ApiError
 from ..envelope import not_on_agb_local as not_available
-from ..images import requested_image
+from ..images import ImageKind, image_kind, requested_image
 from ..params import parse_json_object, required, required_text
 from ..state import Call
 from .table import TOOLS, ToolInvocation, call_tool, listed_tools
@@ -17,10 +17,11 @@ from .table import TOOLS, ToolInvocation, call_tool, listed_tools
 
 async def list_tools(call: Call) -> web.Response:
     """`/mcp/listTools` (§3.12): the tool table's descriptions, for a known image."""
-    requested_image(call.query)
-    # Every accepted image is served as a code space, so each offers the same tools; what
-    # run_code offers depends on the runtimes installed.
-    described = listed_tools(call.registry.backend.languages)
+    image = requested_image(call.query)
+    # Every accepted image is served as a code space; what run_code offers depends on the
+    # runtimes installed, and browser images add the browser's tools.
+    browser = image_kind(image) is ImageKind.BROWSER_USE
+    described = listed_tools(call.registry.backend.languages, browser=browser)
     # §3.12: `data` is a JSON *string*; an actual array reads as "no tools" to the client.
     return call.ok(json.dumps(described, ensure_ascii=False))
 
@@ -35,7 +36,11 @@ async def call_mcp_tool(call: Call) -> web.Response:
     tool = TOOLS.get(name)
     if tool is None:
         if name in p.DESKTOP_TOOLS:
-            raise not_available(f"The tool {name!r} (browser and desktop images only)")
+            raise not_available(f"The tool {name!r} (desktop images only)")
+        if name.startswith(p.BROWSER_AGENT_TOOL_PREFIX):
+            raise not_available(
+                f"The tool {name!r} (the browser agent; drive the browser over CDP instead)"
+            )
         raise ApiError(400, CODE_TOOL_NOT_FOUND, f"Unknown tool {name!r}")
     async with call.registry.busy(record):
         invocation = ToolInvocation(record.sandbox, args, call.state.config.limits)

@@ -242,6 +242,11 @@ async def _get_metrics(call: ToolInvocation) -> ToolOutput:
     return ToolOutput(fmt.metrics_payload(await call.sandbox.metrics()))
 
 
+async def _stop_chrome(call: ToolInvocation) -> ToolOutput:
+    stopped = await call.sandbox.stop_browser()
+    return ToolOutput("Browser stopped" if stopped else "No browser was running")
+
+
 # --- the table --------------------------------------------------------------------------
 
 _STR: Mapping[str, Any] = {"type": "string"}
@@ -349,15 +354,28 @@ TOOLS: Mapping[str, Tool] = {
             (),
             _get_metrics,
         ),
+        Tool(
+            p.TOOL_STOP_CHROME,
+            "Stop the session's browser and every process it started (browser images).",
+            {},
+            (),
+            _stop_chrome,
+        ),
     )
 }
+# Tools only browser images list (any session may call them: without a browser they
+# report that none was running).
+BROWSER_TOOLS = frozenset({p.TOOL_STOP_CHROME})
 
 
-def listed_tools(languages: Sequence[str]) -> list[dict[str, object]]:
+def listed_tools(languages: Sequence[str], *, browser: bool = False) -> list[dict[str, object]]:
     """The listTools entries (§3.12) of a server whose sandboxes run `languages`: run_code
-    names exactly those (java and r only where their runtimes are installed)."""
+    names exactly those (java and r only where their runtimes are installed); a browser
+    image (`browser`) adds the browser's tools."""
     described = []
     for tool in TOOLS.values():
+        if tool.name in BROWSER_TOOLS and not browser:
+            continue
         entry = tool.describe()
         if tool.name == p.TOOL_RUN_CODE:
             others = [language for language in languages if language != "python"]

@@ -18,7 +18,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from . import files
+from . import browser, files
 from .config import CONFIG, confine_self
 from .control import CONTROLS, RunControl
 from .errors import FileError, Unavailable
@@ -57,6 +57,9 @@ OPS: dict[str, Callable[[JSONDict], object]] = {
     "edit_file": files.op_edit_file,
     "search_files": files.op_search_files,
     "get_file_change": files.op_get_file_change,
+    "browser_start": browser.op_browser_start,
+    "browser_stop": browser.op_browser_stop,
+    "browser_status": browser.op_browser_status,
 }
 
 OUT_LOCK = threading.Lock()
