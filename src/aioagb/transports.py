@@ -206,20 +206,22 @@ class AiohttpTransport:
         if self._in_flight >= self._connection_limit:
             self._on_pool_wait()
         self._in_flight += 1
-        what = request.operation or request.method
-        timed_out = f"no answer within the request timeout of {request.timeout:g} s"
         try:
-            with _mapped_failures(what, timed_out):
-                async with session.request(
-                    request.method,
-                    URL(request.url, encoded=True),  # already form-encoded exactly (§1.4)
-                    data=request.body,
-                    headers=dict(request.headers),
-                    timeout=aiohttp.ClientTimeout(total=request.timeout),
-                    allow_redirects=False,
-                ) as response:
-                    raw = await response.read()
-                    return TransportResponse(response.status, raw, response.headers)
+            async with session.request(
+                request.method,
+                URL(request.url, encoded=True),  # already form-encoded exactly (§1.4)
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                return TransportResponse(response.status, raw, response.headers)
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            # Mapped here, not by a context manager around the request: this is every
+            # request's path, and the error text is built only when there is an error.
+            timed_out = f"no answer within the request timeout of {request.timeout:g} s"
+            raise _transport_error(exc, request.operation or request.method, timed_out) from None
         finally:
             self._in_flight -= 1
 
@@ -260,12 +262,16 @@ def _mapped_failures(what: str, timed_out: str) -> Iterator[None]:
     """aiohttp's failures as aioagb's transport errors, each naming the operation `what`."""
     try:
         yield
-    except (asyncio.TimeoutError, TimeoutError):
-        raise RequestTimeoutError(f"{what}: {timed_out}") from None
-    except aiohttp.WSServerHandshakeError as exc:
-        refused = f"the server refused the WebSocket (HTTP {exc.status})"
-        raise TransportError(f"{what}: {refused}") from None
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"{what}: cannot connect: {exc.strerror}") from None
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"{what}: the connection failed: {type(exc).__name__}") from None
+    except (asyncio.TimeoutError, TimeoutError, aiohttp.ClientError) as exc:
+        raise _transport_error(exc, what, timed_out) from None
+
+
+def _transport_error(exc: BaseException, what: str, timed_out: str) -> TransportError:
+    """The aioagb error for one of aiohttp's failures (or a timeout) of operation `what`."""
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return RequestTimeoutError(f"{what}: {timed_out}")
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return TransportError(f"{what}: the server refused the WebSocket (HTTP {exc.status})")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(f"{what}: cannot connect: {exc.strerror}")
+    return TransportError(f"{what}: the connection failed: {type(exc).__name__}")
