@@ -63,5 +63,8 @@ class NullBackend:
         # The `SandboxBackend` signature: the registry passes where contexts are mounted.
         return NullSandbox(session_id)
 
+    async def keep_warm(self) -> None:
+        return None  # no sandboxes are started ahead of demand
+
     async def aclose(self) -> None:
         return None

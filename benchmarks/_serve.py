@@ -33,9 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python3 -m benchmarks._serve")
     parser.add_argument("--backend", choices=("auto", "null"), default="auto")
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--warm-sandboxes", type=int, default=0)
     args = parser.parse_args()
     config = ServerConfig(
         api_keys=collect_api_keys(),
+        warm_sandboxes=args.warm_sandboxes,
         faults=FaultPlan.parse(args.fault) if args.fault else None,
     )
     anyio.run(partial(serve, config, args.backend == "null"))

@@ -165,9 +165,15 @@ class AsyncAGB:
         cls, config: ServerConfig | None = None, **client_options: Any
     ) -> AsyncIterator[AsyncAGB]:
         """Start AGB Local in-process (loopback, ephemeral port, a fresh random key) and yield
-        a client bound to it; leaving the block closes the client and stops the server."""
-        from .server import LocalServer
+        a client bound to it; leaving the block closes the client and stops the server.
 
+        Without a `config`, the server keeps `LOCAL_WARM_SANDBOXES` sandboxes started ahead of
+        demand, so the first sessions' first calls answer at once."""
+        from .server import LocalServer
+        from .server.config import LOCAL_WARM_SANDBOXES, ServerConfig
+
+        if config is None:
+            config = ServerConfig(warm_sandboxes=LOCAL_WARM_SANDBOXES)
         async with (
             LocalServer(config) as server,
             cls(server.api_key, endpoint=server.endpoint, **client_options) as agb,

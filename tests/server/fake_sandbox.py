@@ -280,6 +280,9 @@ class FakeBackend:
         self.sandboxes[session_id] = sandbox
         return sandbox
 
+    async def keep_warm(self) -> None:
+        return None  # no sandboxes are started ahead of demand
+
     async def aclose(self) -> None:
         for sandbox in self.sandboxes.values():
             await sandbox.aclose()

@@ -43,6 +43,8 @@ def _is_loopback(host: str) -> bool:
 
 
 _DEFAULT_LIMITS = SandboxLimits()
+# A few sandboxes ready for a server's first sessions: each costs ~14 MiB while it waits.
+SERVE_WARM_SANDBOXES = 4
 _DEFAULTS = ServerConfig()
 _AT_LEAST_ONE = click.IntRange(min=1)
 _POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -93,6 +95,12 @@ def _shown(
 )
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--python", "python", help="Interpreter the sandboxes run python with.")
+@_shown(
+    "--warm-sandboxes",
+    click.IntRange(min=0),
+    SERVE_WARM_SANDBOXES,
+    "Code-space sandboxes kept started ahead of demand (~14 MiB each); 0: none.",
+)
 @click.option("--cpu-seconds", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.cpu_seconds)
 @click.option(
     "--memory-mb", type=click.IntRange(min=16), default=_DEFAULT_LIMITS.memory_bytes // MIB
@@ -187,6 +195,7 @@ def serve(
     idle_timeout: float,
     backend: str,
     python: str | None,
+    warm_sandboxes: int,
     cpu_seconds: int,
     memory_mb: int,
     max_processes: int,
@@ -244,6 +253,7 @@ def serve(
         default_idle_timeout_s=idle_timeout,
         backend=backend,
         python=python,
+        warm_sandboxes=warm_sandboxes,
         max_body_bytes=max_body_kb * 1024,
         max_sessions_per_key=max_sessions_per_key,
         max_connections_per_client=max_connections_per_client,

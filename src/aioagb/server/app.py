@@ -148,16 +148,18 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 async def _run_sessions(app: web.Application) -> AsyncIterator[None]:
     """The server's lifetime: the context store opens first (recovering from a crash), the
-    idle reaper and the store's upkeep run in the background; on the way out every session is
-    released (uploading its contexts) before the store closes, even when the cleanup is
-    cancelled."""
+    idle reaper, the store's upkeep and the backend's warm sandboxes run in the background;
+    on the way out every session is released (uploading its contexts) before the store
+    closes, even when the cleanup is cancelled."""
     state = app[STATE]
     store = state.persistence.store
     await anyio.to_thread.run_sync(store.open)
     try:
         background = BackgroundTaskGroup()
         reaper = partial(reap_idle_sessions, state.registry, state.config.reaper_interval_s)
-        await background.start(reaper, state.persistence.maintenance.run)
+        await background.start(
+            reaper, state.persistence.maintenance.run, state.registry.backend.keep_warm
+        )
         try:
             yield
         finally:

@@ -39,6 +39,11 @@ class ServerConfig:
     )
     backend: str = attrs.field(default="auto", validator=attrs.validators.in_(BACKENDS))
     python: str | None = None  # the interpreter sandboxes run; None: the backend's choice
+    # Code-space sandboxes started ahead of demand (agent and python kernel running): a create
+    # takes one, so its first call answers at once. 0: every sandbox starts on its session's
+    # first call. The embedded server's default is 0 (tests start many servers);
+    # `AsyncAGB.local()` and `aioagb serve` start a few (docs/sandbox.md, "Warm sandboxes").
+    warm_sandboxes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     max_body_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=attrs.validators.gt(0))
     reaper_interval_s: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     max_list_results: int = attrs.field(default=100, validator=attrs.validators.gt(0))
@@ -85,6 +90,10 @@ class ServerConfig:
     )
     # Test-only fault injection (see `faults`); never set this for real users.
     faults: FaultPlan | None = None
+
+
+# `AsyncAGB.local()`'s warm sandboxes when given no config: one program's first sessions.
+LOCAL_WARM_SANDBOXES = 2
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:

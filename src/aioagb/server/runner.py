@@ -50,7 +50,12 @@ async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
     from .sandbox import make_backend
 
     factory = partial(
-        make_backend, root, config.limits, prefer=config.backend, python=config.python
+        make_backend,
+        root,
+        config.limits,
+        prefer=config.backend,
+        python=config.python,
+        warm_sandboxes=config.warm_sandboxes,
     )
     backend: SandboxBackend = await anyio.to_thread.run_sync(factory)
     return backend

@@ -5,9 +5,9 @@ is re-exported here from `interface`. See docs/sandbox.md.
 The parts: `interface` (the contract), `backend` (LocalBackend, LocalSandbox), `channel` (the
 JSON-lines channel to a session's agent), `replies` (what its replies mean), `bwrap`
 (bubblewrap's arguments and where sync paths may go), `hostfiles` (a session's files from the
-host, for context sync), `uids` (the uid lease), `cgroups`, `runtimes` (the languages this
-machine runs), and `agent/`, the package that runs inside each sandbox (standard library
-only, copied into the server's runtime directory).
+host, for context sync), `uids` (the uid lease), `warm` (sandboxes started ahead of demand),
+`cgroups`, `runtimes` (the languages this machine runs), and `agent/`, the package that runs
+inside each sandbox (standard library only, copied into the server's runtime directory).
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def make_backend(
     *,
     prefer: str = "auto",
     python: str | None = None,
+    warm_sandboxes: int = 0,
 ) -> LocalBackend:
     """The server's sandbox backend, with its sessions under `root`.
 
@@ -99,8 +100,9 @@ def make_backend(
     warning), "bwrap" (fail if it does not work) or "plain" (never isolate; unsafe).
     `python`: a venv built from /usr/bin/python3 to run user python in instead of the system
     one (`--system-site-packages` keeps the system's IPython and data stack); it is mounted
-    read-only at /opt/venv. Leftovers of a previous run under `root` are removed. Blocking
-    (a probe and a directory clean-up): call it before serving.
+    read-only at /opt/venv. `warm_sandboxes`: code-space sandboxes kept started ahead of
+    demand (`warm`), once the server runs `keep_warm`. Leftovers of a previous run under
+    `root` are removed. Blocking (a probe and a directory clean-up): call it before serving.
     """
     if prefer not in ("auto", "bwrap", "plain"):
         raise ValueError(f"prefer must be 'auto', 'bwrap' or 'plain', not {prefer!r}")
@@ -117,7 +119,7 @@ def make_backend(
             "not wanted" if prefer == "plain" else "unavailable",
         )
     venv = None if python is None else _venv_dir(python)
-    backend = LocalBackend(Path(root), limits, mode, venv=venv)
+    backend = LocalBackend(Path(root), limits, mode, venv=venv, warm_sandboxes=warm_sandboxes)
     log.info(
         "sandbox backend %s at %s (languages: %s, cgroups: %s)",
         backend.name,

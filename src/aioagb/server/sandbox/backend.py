@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,7 @@ from .ports import close_browser
 from .replies import StreamEvents, code_run, result_of
 from .runtimes import find_runtimes
 from .uids import UidLease
+from .warm import WarmPool, restore_priority
 
 log = logging.getLogger("aioagb.server.sandbox")
 
@@ -76,6 +78,9 @@ AGENT_SOURCE = Path(__file__).with_name("agent")
 AGENT_START_TIMEOUT_S = 15.0
 GRACE_S = 10.0  # beyond a call's own timeout, before the agent counts as hung
 FILE_OP_TIMEOUT_S = 120.0
+# The scheduling priority a warm sandbox starts at (as root): below live sessions' work, so a
+# refill never slows them; restored to the server's when a session takes the sandbox.
+WARM_NICENESS = 10
 # Events a streaming run may have on their way to the server before its consumer took them:
 # the most the server holds of one run (AgentChannel's inbox), however slow the consumer.
 STREAM_CREDITS = 8
@@ -98,6 +103,7 @@ class LocalSandbox:
         sync_paths: Sequence[str] = (),
         *,
         browser: bool = False,
+        warm: bool = False,
     ) -> None:
         self._backend = backend
         self._session_id = session_id
@@ -115,10 +121,25 @@ class LocalSandbox:
         self._closed = False
         self._dirs_made = False
         self._cgroups: Cgroups | None = None
+        # A warm sandbox (`warm` module) until a session takes it: its id is a pool key, and
+        # its processes start at a lower priority.
+        self.warm = warm
 
     @property
     def session_id(self) -> str:
         return self._session_id
+
+    def adopt(self, session_id: str) -> None:
+        """A warm sandbox becomes `session_id`'s (and only that session's, until its end);
+        its processes get the server's scheduling priority back."""
+        self._session_id = session_id
+        self.warm = False
+        if self._agent is not None and self._backend._nice_warm:
+            restore_priority(self._agent.process.pid)
+
+    async def warm_up(self) -> None:
+        """Starts the agent and the python kernel, ahead of a session's first call."""
+        await self._call("warm", AGENT_START_TIMEOUT_S)
 
     @property
     def uid(self) -> int | None:
@@ -148,7 +169,11 @@ class LocalSandbox:
                 await self._agent.kill(self._uid)
                 self._agent = None
             await self._ensure_dirs()
-            self._agent = await self._backend._start_agent(self)
+            self._backend._starting += not self.warm
+            try:
+                self._agent = await self._backend._start_agent(self)
+            finally:
+                self._backend._starting -= not self.warm
             return self._agent
 
     async def _ensure_dirs(self) -> None:
@@ -416,6 +441,7 @@ class LocalBackend:
         *,
         venv: Path | None = None,
         cgroups: bool = True,
+        warm_sandboxes: int = 0,
     ) -> None:
         self.root = root
         self.limits = limits
@@ -429,6 +455,10 @@ class LocalBackend:
         self._closed = False
         self._runtimes = find_runtimes(mode)
         self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
+        self._starting = 0  # sessions' sandboxes starting now (a warm refill waits for them)
+        self._warm = WarmPool(warm_sandboxes, self._start_warm, busy=lambda: self._starting > 0)
+        # Only root can give a process its priority back (`LocalSandbox.adopt`).
+        self._nice_warm = self._is_root
         try:
             self._prepare()
         except BaseException:
@@ -454,6 +484,11 @@ class LocalBackend:
         return self._cgroup_root is not None
 
     @property
+    def warm_pool(self) -> WarmPool:
+        """The warm sandboxes (size 0: none are kept)."""
+        return self._warm
+
+    @property
     def sandboxes(self) -> Mapping[str, LocalSandbox]:
         """The live sandboxes by session id (a copy)."""
         return dict(self._sandboxes)
@@ -468,14 +503,40 @@ class LocalBackend:
         if session_id in self._sandboxes:
             raise SandboxError(f"a sandbox for session {session_id} exists already")
         checked = [checked_sync_path(path) for path in sync_paths]
+        # A warm sandbox fits a code-space session whose sync paths need no mount of their
+        # own (bubblewrap's mounts are fixed at its start); a browser session has its own
+        # limits.
+        warm = None if browser or any(map(needs_bind, checked)) else self._warm.take()
+        if warm is not None:
+            warm.adopt(session_id)
+            self._sandboxes[session_id] = warm
+            return warm
         uid = self._uid_lease.take() if self._uid_lease is not None else None
         sandbox = LocalSandbox(self, session_id, uid, checked, browser=browser)
         self._sandboxes[session_id] = sandbox
         return sandbox
 
+    async def keep_warm(self) -> None:
+        if self._warm.size:
+            await self._warm.run()
+
+    async def _start_warm(self) -> LocalSandbox:
+        """A new warm sandbox, started (its directories, agent and kernel) under a pool key."""
+        if self._closed:
+            raise SandboxError("the sandbox backend is closed")
+        uid = self._uid_lease.take() if self._uid_lease is not None else None
+        sandbox = LocalSandbox(self, f"warm-{secrets.token_hex(8)}", uid, warm=True)
+        try:
+            await sandbox.warm_up()
+        except BaseException:
+            await sandbox.aclose()  # shielded: its directories, uid and cgroup go back
+            raise
+        return sandbox
+
     async def aclose(self) -> None:
         self._closed = True
         with anyio.CancelScope(shield=True):
+            await self._warm.aclose()
             async with anyio.create_task_group() as tg:
                 for sandbox in list(self._sandboxes.values()):
                     tg.start_soon(sandbox.aclose)
@@ -645,6 +706,8 @@ class LocalBackend:
                 user = None
             else:
                 argv, user = _agent_command(self._python_for_agent()), sandbox.uid
+            if sandbox.warm and self._nice_warm:
+                argv = ["nice", "-n", str(WARM_NICENESS), *argv]
             log_fd = os.open(f"{sandbox.dir}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             process = await anyio.open_process(
                 argv,

@@ -283,10 +283,15 @@ class SandboxBackend(Protocol):
     async def create(
         self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
     ) -> Sandbox:
-        """Makes the session's record. Cheap: no process is started yet. `sync_paths` are
+        """Makes the session's record. Cheap: no process is started yet, or a sandbox
+        started ahead of demand is taken (a warm one: it serves this session only). `sync_paths` are
         absolute paths where contexts are mounted (`bwrap.checked_sync_path`): each exists
         in the sandbox, belongs to the session, and is reachable by the file tools.
         `browser`: a browser session (`SandboxLimits.for_browser`, Chromium allowed)."""
+
+    async def keep_warm(self) -> None:
+        """The backend's background work for the server's lifetime, run until cancelled:
+        keeping sandboxes started ahead of demand. Returns at once when it keeps none."""
 
     async def aclose(self) -> None:
         """Ends every sandbox this backend made (server shutdown)."""

@@ -115,6 +115,16 @@ class Kernel:
         with CHILDREN_LOCK:
             CHILDREN.add(self.proc.pid)
 
+    def warm(self) -> bool:
+        """Starts the kernel ahead of the session's first cell (a warm sandbox, see the
+        server's `warm` module); whether it was started now (False: it runs already)."""
+        with self.lock:
+            if self.proc is not None and self.proc.poll() is None:
+                return False
+            self.stop()
+            self.start()
+            return True
+
     def stop(self) -> None:
         """Kills the kernel's process group and closes its pipes (all state is lost)."""
         if self.proc is None:

@@ -46,6 +46,7 @@ STEERED: dict[str, Callable[[JSONDict, RunControl], object]] = {
 
 OPS: dict[str, Callable[[JSONDict], object]] = {
     "ping": lambda req: {"pid": os.getpid(), "uid": os.getuid()},
+    "warm": lambda req: {"started": KERNEL.warm()},
     "metrics": op_metrics,
     "read_file": files.op_read_file,
     "write_file": files.op_write_file,
