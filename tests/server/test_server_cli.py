@@ -46,7 +46,8 @@ def test_serve_help_lists_the_options() -> None:
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0
     for option in ("--host", "--port", "--api-key", "--keys-file", "--workspace-root",
-                   "--idle-timeout", "--backend", "--memory-mb", "--max-timeout"):  # fmt: skip
+                   "--idle-timeout", "--backend", "--memory-mb", "--max-timeout",
+                   "--warm-sandboxes"):  # fmt: skip
         assert option in result.output
 
 

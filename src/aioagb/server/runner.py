@@ -117,6 +117,14 @@ class LocalServer:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
+    @property
+    def backend(self) -> SandboxBackend:
+        """The sandbox backend (while the server runs): for tests and operators, e.g. its
+        warm sandboxes."""
+        if self._backend is None:
+            raise RuntimeError("LocalServer is not running; use `async with LocalServer()`")
+        return self._backend
+
     def live_sessions(self, api_key: str | None = None) -> int:
         """How many sessions the server holds now (all tenants, or the one of `api_key`).
 
