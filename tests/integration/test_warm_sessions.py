@@ -46,7 +46,7 @@ async def test_local_keeps_warm_sandboxes_and_a_session_runs_in_one() -> None:
         pids = [s.agent_pid for s in pool._ready]
         dirs = [s.dir for s in pool._ready]
     assert pids and not any(pid is not None and running(pid) for pid in pids)
-    assert not any(map(os.path.exists, dirs))  # noqa: ASYNC240 - a check after the end
+    assert not any(map(os.path.exists, dirs))
 
 
 async def test_an_embedded_server_keeps_none_unless_asked() -> None:
