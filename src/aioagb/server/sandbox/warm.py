@@ -104,11 +104,12 @@ class WarmPool:
             began = time.monotonic()
             try:
                 sandbox = await self._start()
-            except SandboxError as exc:
+            except Exception as exc:  # the refill must outlive any one failed start
                 log.warning(
                     "could not start a warm sandbox (next try in %gs): %s",
                     FAILED_START_PAUSE_S,
                     exc,
+                    exc_info=not isinstance(exc, SandboxError),  # a bug: its traceback too
                 )
                 await anyio.sleep(FAILED_START_PAUSE_S)
                 continue
