@@ -32,7 +32,8 @@ from agb.exceptions import ClearanceTimeoutError
 from agb.extension import ExtensionOption, ExtensionsService
 from agb.session import Session
 from agb.session_params import BrowserContext, CreateSessionParams
-from official_helpers import create
+
+from _support.official_sdk import create
 
 BROWSER = "agb-browser-use-1"
 

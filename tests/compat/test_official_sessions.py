@@ -8,7 +8,8 @@ import uuid
 
 from agb import AGB
 from agb.session import Session
-from official_helpers import IMAGE, create
+
+from _support.official_sdk import IMAGE, create
 
 
 def test_create_with_labels_get_and_info(agb: AGB) -> None:

@@ -6,8 +6,8 @@ import base64
 import json
 
 import pytest
-from server_helpers import Api, assert_error
 
+from _support.server_app import Api, assert_error
 from aioagb import _protocol as p
 
 CHUNK = p.READ_CHUNK_BYTES

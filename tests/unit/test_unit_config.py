@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found, refused
 
+from _support.mock_wire import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found, refused
 from aioagb import (
     AGBError,
     AsyncAGB,

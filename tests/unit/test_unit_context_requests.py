@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 import pytest
-from unit_helpers import API_KEY, SESSION_ID, Wire, envelope
 
+from _support.mock_wire import API_KEY, SESSION_ID, Wire, envelope
 from aioagb import (
     AsyncAGB,
     AsyncSession,

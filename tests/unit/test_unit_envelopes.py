@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import (
     AGBError,
     AsyncAGB,
@@ -495,7 +495,7 @@ async def test_polling_continues_through_deleting_and_deleted(wire: Wire, sessio
 
 async def test_polling_gives_up_after_delete_timeout(wire: Wire):
     """§3.7/§9: "Timeout waiting for session deletion after <t>s" (300 s by default)."""
-    from unit_helpers import client
+    from _support.mock_wire import client
 
     wire.ok("POST", "/mcp/releaseSessionAsync", rid="r-rel")
     wire.ok("POST", "/mcp/getSessionInfo", {"status": "RUNNING"}, repeat=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 import pytest
-from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import API_KEY, BASE, SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams
 
 IMAGE = "agb-code-space-2"
@@ -501,7 +501,7 @@ async def test_create_image_id_is_form_encoded(wire: Wire, agb: AsyncAGB):
 async def test_endpoint_path_prefix_is_kept(wire: Wire):
     """§1.1: a path prefix in the endpoint is kept; the SDK drops a trailing '/' rather than
     sending `//mcp/...` (the official client would; servers tolerate both)."""
-    from unit_helpers import client
+    from _support.mock_wire import client
 
     wire.route("POST", "/prefix/mcp/getSessionInfo", payload=envelope())
     async with client(endpoint=BASE + "/prefix/") as agb:

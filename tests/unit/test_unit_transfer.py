@@ -15,8 +15,8 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from unit_helpers import SESSION_ID, Wire, envelope
 
+from _support.mock_wire import SESSION_ID, Wire, envelope
 from aioagb import AsyncAGB, AsyncSession, InvalidArgumentError
 from aioagb._streams import CHUNK_BYTES
 from aioagb.modules.transfer import remote_dir

@@ -10,8 +10,8 @@ import threading
 
 import anyio
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import (
     AsyncAGB,
     AsyncSession,
