@@ -63,7 +63,7 @@ def _sh(session: Session, command: str) -> str:
     return output
 
 
-def test_context_crud(agb: AGB) -> None:
+def test_context_create_get_list_rename_and_delete_with_official_quirks(agb: AGB) -> None:
     name = _name("crud")
     made = agb.context.create(name)
     assert made.success and made.request_id and made.context_id.startswith("SdkCtx-")

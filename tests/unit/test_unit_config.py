@@ -111,7 +111,7 @@ def test_timeout_from_environment(monkeypatch: pytest.MonkeyPatch, ms: str | Non
         (None, "5", "timeout must be a number of seconds"),
     ],
 )
-def test_bad_timeouts(
+def test_bad_timeout_or_agb_timeout_ms_raises_configuration_error(
     monkeypatch: pytest.MonkeyPatch, env: str | None, timeout: object, message: str
 ) -> None:
     if env is not None:

@@ -391,7 +391,9 @@ def register(wire: Wire, answers: list[tuple[str, str, dict[str, Any]]]) -> None
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_exact_request(wire: Wire, agb: AsyncAGB, name: str) -> None:
+async def test_each_context_call_sends_exactly_the_documented_requests(
+    wire: Wire, agb: AsyncAGB, name: str
+) -> None:
     case = CASES[name]
     register(wire, case.answers)
     session = AsyncSession(agb, SESSION_ID)

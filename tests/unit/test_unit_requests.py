@@ -419,7 +419,9 @@ def assert_headers(wire: Wire) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_exact_request(wire: Wire, agb: AsyncAGB, name: str) -> None:
+async def test_each_call_sends_exactly_the_documented_requests_and_headers(
+    wire: Wire, agb: AsyncAGB, name: str
+) -> None:
     """§0 quick reference, §1.4 encoding, and the section named in each case's comment."""
     case = CASES[name]
     register(wire, case.answers)
