@@ -1,4 +1,4 @@
-"""Soak: run the fault scenario (tests/faults/fault_scenario.py) seed after seed, for as long
+"""Soak: run the fault scenario (tests/_support/fault_scenario.py) seed after seed, for as long
 as asked, and stop at the first seed that leaks a session or repeats a result.
 
     python3 scripts/soak.py --minutes 30            # seeds 0, 1, 2, ... until time is up
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "faults"))
-from fault_scenario import run_scenario
+# The scenario lives with the tests' shared helpers, the package tests/_support (pytest puts
+# tests/ on sys.path through `pythonpath` in pyproject.toml; this script does the same, once).
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from _support.fault_scenario import run_scenario
 
 
 def main() -> int:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import anyio.from_thread
 import pytest
-from cli_helpers import KEYS, Cli
 
+from _support.cli import KEYS, Cli
 from aioagb.server import LocalServer, ServerConfig
 
 

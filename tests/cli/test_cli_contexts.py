@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_helpers import Cli, one_error_line, stdout_lines
 from click.testing import Result
 
+from _support.cli import Cli, one_error_line, stdout_lines
 from aioagb.cli import main
 
 

@@ -6,7 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli, one_error_line
+
+from _support.cli import Cli, one_error_line
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import io
 from typing import IO
 
 import pytest
-from cli_helpers import Cli, stdout_lines
 from rich.console import Console
 
+from _support.cli import Cli, stdout_lines
 from aioagb.cli import output as cli_output
 from aioagb.cli import sessions as cli_sessions
 from aioagb.cli.output import Progress, SessionRow, render_table

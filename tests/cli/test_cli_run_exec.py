@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import Cli, one_error_line
+from _support.cli import Cli, one_error_line
 
 
 def test_run_prints_output_and_result_in_a_temporary_session(cli: Cli) -> None:

@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from cli_helpers import Cli, one_error_line, stdout_lines
+
+from _support.cli import Cli, one_error_line, stdout_lines
 
 SESSION_ID = re.compile(r"^session-[0-9a-f]+$")
 

@@ -14,8 +14,8 @@ import anyio.from_thread
 import pytest
 from agb import AGB
 from agb.session import Session
-from official_helpers import create
 
+from _support.official_sdk import create
 from aioagb import _protocol as p
 from aioagb.server import LocalServer, ServerConfig
 

@@ -242,7 +242,9 @@ def test_r_as_the_official_tests_send_it(session: Session) -> None:
     assert not failed.success and failed.error_message == "Error: boom"
 
 
-def test_get_metrics(session: Session) -> None:
+def test_get_metrics_reports_cpu_memory_and_disk_with_and_without_timeouts(
+    session: Session,
+) -> None:
     for timeouts in ({}, {"read_timeout": 30_000, "connect_timeout": 5_000}):
         result = session.get_metrics(**timeouts)
         assert result.success, result.error_message

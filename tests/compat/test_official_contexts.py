@@ -32,7 +32,8 @@ from agb.exceptions import ClearanceTimeoutError
 from agb.extension import ExtensionOption, ExtensionsService
 from agb.session import Session
 from agb.session_params import BrowserContext, CreateSessionParams
-from official_helpers import create
+
+from _support.official_sdk import create
 
 BROWSER = "agb-browser-use-1"
 
@@ -62,7 +63,7 @@ def _sh(session: Session, command: str) -> str:
     return output
 
 
-def test_context_crud(agb: AGB) -> None:
+def test_context_create_get_list_rename_and_delete_with_official_quirks(agb: AGB) -> None:
     name = _name("crud")
     made = agb.context.create(name)
     assert made.success and made.request_id and made.context_id.startswith("SdkCtx-")

@@ -8,7 +8,8 @@ import uuid
 
 from agb import AGB
 from agb.session import Session
-from official_helpers import IMAGE, create
+
+from _support.official_sdk import IMAGE, create
 
 
 def test_create_with_labels_get_and_info(agb: AGB) -> None:
@@ -112,7 +113,7 @@ def test_delete_succeeds_and_the_session_is_gone_after(agb: AGB) -> None:
     assert not again.success
 
 
-def test_idle_release_timeout(agb: AGB) -> None:
+def test_idle_session_is_released_while_a_kept_alive_one_stays(agb: AGB) -> None:
     idle = create(agb, idle_release_timeout=1)
     kept = create(agb, idle_release_timeout=1)
     try:
@@ -130,7 +131,7 @@ def test_idle_release_timeout(agb: AGB) -> None:
         kept.delete()
 
 
-def test_list_mcp_tools(session: Session) -> None:
+def test_list_mcp_tools_names_the_core_tools_and_unknown_tools_fail(session: Session) -> None:
     tools = session.list_mcp_tools()
     assert tools.success, tools.error_message
     names = {tool.name for tool in tools.tools}

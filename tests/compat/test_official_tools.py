@@ -28,7 +28,7 @@ def test_code_errors_are_reported(session: Session) -> None:
     assert not unsupported.success and "ruby" in unsupported.error_message
 
 
-def test_command_exit_codes(session: Session) -> None:
+def test_command_execute_reports_exit_codes_stderr_cwd_and_envs(session: Session) -> None:
     ok = session.command.execute("echo hello", timeout_ms=LONG_MS)
     assert ok.success and ok.exit_code == 0 and ok.stdout.strip() == "hello"
     failed = session.command.execute("echo out; echo err >&2; exit 7", timeout_ms=LONG_MS)

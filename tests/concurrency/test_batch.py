@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from concurrency_helpers import IMAGE, client_for, local_server
 
+from _support.concurrency import IMAGE, client_for, local_server
 from aioagb import AsyncAGB, CreateSessionParams, InvalidArgumentError, SessionBatchError
 
 PARAMS = CreateSessionParams(image_id=IMAGE, labels={"test": "batch"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import anyio
-from concurrency_helpers import IMAGE, client_for, local_server
 
+from _support.concurrency import IMAGE, client_for, local_server
 from aioagb import CreateSessionParams
 
 CANCELS = 200

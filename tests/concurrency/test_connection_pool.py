@@ -6,8 +6,8 @@ import logging
 
 import anyio
 import pytest
-from concurrency_helpers import IMAGE, client_for, local_server
 
+from _support.concurrency import IMAGE, client_for, local_server
 from aioagb import CreateSessionParams
 
 

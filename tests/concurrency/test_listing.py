@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from concurrency_helpers import IMAGE, CountingTransport, client_for, local_server
-
+from _support.concurrency import IMAGE, CountingTransport, client_for, local_server
 from aioagb import CreateSessionParams
 
 

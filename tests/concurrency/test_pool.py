@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import anyio
 import pytest
-from concurrency_helpers import IMAGE, client_for, local_server
 
+from _support.concurrency import IMAGE, client_for, local_server
 from aioagb import (
     CreateSessionParams,
     PoolClosedError,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from docs_helpers import ROOT, build_site
+
+from _support.docs_site import ROOT, build_site
 
 
 @pytest.fixture(scope="session")

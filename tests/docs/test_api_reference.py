@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from docs_helpers import build_site, load_hook, project_copy
-
 import aioagb
+from _support.docs_site import build_site, load_hook, project_copy
 
 reference = load_hook("reference")
 

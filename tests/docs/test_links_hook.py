@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import attrs
-from docs_helpers import load_hook
+
+from _support.docs_site import load_hook
 
 links = load_hook("links")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fault_scenario import run_scenario
+
+from _support.fault_scenario import run_scenario
 
 SEEDS = range(20)
 

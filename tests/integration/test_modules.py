@@ -87,7 +87,7 @@ async def test_a_multi_chunk_overwrite_replaces_an_existing_file(session: AsyncS
     assert "symbolic link link.txt" in listing.stdout and ".part" not in listing.stdout
 
 
-async def test_binary_files(session: AsyncSession) -> None:
+async def test_file_read_bytes_returns_a_binary_file_intact(session: AsyncSession) -> None:
     made = await session.command.execute(
         "head -c 200000 /dev/urandom > /tmp/blob.bin && sha256sum /tmp/blob.bin",
         timeout_ms=10_000,

@@ -52,7 +52,7 @@ async def new_context(agb: AsyncAGB, name: str = "") -> str:
 # --- agb.context ---------------------------------------------------------------------------------
 
 
-async def test_context_lifecycle(agb: AsyncAGB) -> None:
+async def test_context_create_get_rename_list_and_delete(agb: AsyncAGB) -> None:
     """create is get-or-create (the same id twice); get by name and by id; rename; list and
     iter_contexts see it; delete removes it."""
     first = await agb.context.create("agent-state")

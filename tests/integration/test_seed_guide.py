@@ -41,7 +41,9 @@ async def session(agb: AsyncAGB) -> AsyncIterator[AsyncSession]:
         await agb.delete(result.session)
 
 
-async def test_overview_quickstart(local_server: LocalServer, api_key: str) -> None:
+async def test_overview_quickstart_runs_code_and_deletes_its_session(
+    local_server: LocalServer, api_key: str
+) -> None:
     # --- docs/session/overview.md, "Quickstart" ---
     agb = AsyncAGB()
     create_result = await agb.create(CreateSessionParams(image_id="agb-code-space-1"))
@@ -57,7 +59,9 @@ async def test_overview_quickstart(local_server: LocalServer, api_key: str) -> N
     assert local_server.live_sessions(api_key) == 0
 
 
-async def test_lifecycle_basic_usage(local_server: LocalServer, api_key: str) -> None:
+async def test_lifecycle_basic_usage_keeps_the_session_alive_then_deletes_it(
+    local_server: LocalServer, api_key: str
+) -> None:
     # --- docs/session/lifecycle.md, "Basic usage" ---
     agb = AsyncAGB()
 

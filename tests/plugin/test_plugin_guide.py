@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from plugin_helpers import run_suite
+
+from _support.user_suite import run_suite
 
 pytest_plugins = ["pytester"]
 

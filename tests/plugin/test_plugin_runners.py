@@ -10,7 +10,8 @@ client is closed.
 from __future__ import annotations
 
 import pytest
-from plugin_helpers import run_suite
+
+from _support.user_suite import run_suite
 
 pytest_plugins = ["pytester"]
 

@@ -5,7 +5,8 @@ and leaves the project's own fixtures of the same names alone."""
 from __future__ import annotations
 
 import pytest
-from plugin_helpers import run_suite
+
+from _support.user_suite import run_suite
 
 pytest_plugins = ["pytester"]
 

@@ -27,7 +27,7 @@ async def test_text_round_trip_append_and_info(sandbox: LocalSandbox, mode: str)
     assert (await sandbox.shell("cat rel.txt", 10)).stdout == "x"
 
 
-async def test_binary_ranges(sandbox: LocalSandbox) -> None:
+async def test_read_file_returns_exact_byte_ranges_of_a_binary_file(sandbox: LocalSandbox) -> None:
     await sandbox.shell("head -c 100000 /dev/urandom > bin.dat", 10)
     whole = await sandbox.read_file("/workspace/bin.dat", 0, 200_000)
     assert len(whole) == 100_000

@@ -14,8 +14,8 @@ import anyio
 import attrs
 import pytest
 from aiohttp import web
-from security_helpers import KEY_A, KEY_B, NO_RETRIES, SECURITY_LIMITS, security_config
 
+from _support.security import KEY_A, KEY_B, NO_RETRIES, SECURITY_LIMITS, security_config
 from aioagb import AsyncAGB, AsyncSession, BrowserOption, CreateSessionParams
 from aioagb.server import LocalServer
 from aioagb.server.sandbox import LocalBackend, make_backend

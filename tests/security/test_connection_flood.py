@@ -17,8 +17,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from security_helpers import IMAGE, NO_RETRIES, serve_process
 
+from _support.security import IMAGE, NO_RETRIES, serve_process
 from aioagb import AsyncAGB, CreateSessionParams
 from aioagb.server import ServerConfig
 from aioagb.server.envelope import CODE_TOO_MANY_CONNECTIONS

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from security_helpers import IMAGE, KEY_A, NO_RETRIES, security_config
 
 import aioagb
+from _support.security import IMAGE, KEY_A, NO_RETRIES, security_config
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams
 from aioagb.server import LocalServer
 

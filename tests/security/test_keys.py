@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from security_helpers import ENVELOPE_KEYS, IMAGE, KEY_A, KEY_B, NO_RETRIES, security_config
 
+from _support.security import ENVELOPE_KEYS, IMAGE, KEY_A, KEY_B, NO_RETRIES, security_config
 from aioagb import (
     AsyncAGB,
     AsyncSession,

@@ -8,8 +8,8 @@ import json
 import socket
 
 import anyio
-from security_helpers import assert_envelope, bearer, raw_request, serve_process
 
+from _support.security import assert_envelope, bearer, raw_request, serve_process
 from aioagb import AsyncAGB, CreateSessionParams
 from aioagb import _protocol as p
 from aioagb.server.envelope import CODE_TOO_MANY_CONNECTIONS

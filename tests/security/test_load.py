@@ -23,8 +23,8 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio.abc import Process
-from security_helpers import serve_process
 
+from _support.security import serve_process
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams, RetryPolicy
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(300)]

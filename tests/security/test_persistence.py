@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-from context_wire import wire
-from security_helpers import killable_server
 
+from _support.context_wire import wire
+from _support.security import killable_server
 from aioagb import _protocol as p
 
 KEY = "persistence-key-0123456789abcdef"

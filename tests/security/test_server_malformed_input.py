@@ -24,7 +24,8 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from security_helpers import (
+
+from _support.security import (
     IMAGE,
     KEY_A,
     KEY_B,
@@ -37,7 +38,6 @@ from security_helpers import (
     security_config,
     server_in_thread,
 )
-
 from aioagb import _protocol as p
 from aioagb.server import LocalServer, app
 from aioagb.server.tools import TOOLS

@@ -11,8 +11,8 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio.abc import Process
-from security_helpers import IMAGE, NO_RETRIES, serve_process
 
+from _support.security import IMAGE, NO_RETRIES, serve_process
 from aioagb import AsyncAGB, CreateSessionParams
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from context_wire import Wire, wire
-from security_helpers import KEY_A, KEY_B, security_config
 
+from _support.context_wire import Wire, wire
+from _support.security import KEY_A, KEY_B, security_config
 from aioagb.server import LocalServer
 
 DATA = "/home/user/data"

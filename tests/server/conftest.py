@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from server_helpers import Api, make_config, start_api
 
+from _support.server_app import Api, make_config, start_api
 from aioagb.server.sandbox import make_backend
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from fake_sandbox import FakeBackend
-from server_helpers import make_config
-from wire_helpers import (
+
+from _support.fake_sandbox import FakeBackend
+from _support.raw_connections import (
     LIST_SESSIONS,
     connect,
     parse_reply,
@@ -22,7 +22,7 @@ from wire_helpers import (
     read_until_closed,
     request_bytes,
 )
-
+from _support.server_app import make_config
 from aioagb import _protocol as p
 from aioagb.server import LocalServer, ServerConfig
 from aioagb.server.envelope import CODE_BODY_TIMEOUT, CODE_TOO_MANY_CONNECTIONS

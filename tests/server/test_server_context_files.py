@@ -4,9 +4,16 @@ with nothing written."""
 from __future__ import annotations
 
 import pytest
-from context_helpers import all_keys, file_url, get_file, list_files, make_context, put_file
-from server_helpers import Api, assert_error
 
+from _support.server_app import Api, assert_error
+from _support.server_contexts import (
+    all_keys,
+    file_url,
+    get_file,
+    list_files,
+    make_context,
+    put_file,
+)
 from aioagb import _protocol as p
 from aioagb.server.state import STATE
 

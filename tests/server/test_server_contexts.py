@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from context_helpers import get_file, list_files, make_context, put_file
-from server_helpers import KEY_A, KEY_B, Api, assert_error, make_config, start_api
 
+from _support.server_app import KEY_A, KEY_B, Api, assert_error, make_config, start_api
+from _support.server_contexts import get_file, list_files, make_context, put_file
 from aioagb import _protocol as p
 from aioagb.server.state import STATE
 

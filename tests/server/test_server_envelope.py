@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_helpers import ENVELOPE_KEYS, KEY_A, Api, Reply, assert_error
 
+from _support.server_app import ENVELOPE_KEYS, KEY_A, Api, Reply, assert_error
 from aioagb import _protocol as p
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import anyio
 import pytest
-from fake_sandbox import FakeBackend
-from server_helpers import Api, assert_error, make_config, start_api
 
+from _support.fake_sandbox import FakeBackend
+from _support.server_app import Api, assert_error, make_config, start_api
 from aioagb import _protocol as p
 from aioagb.server import LocalServer, ServerConfig
 from aioagb.server.registry import Registry

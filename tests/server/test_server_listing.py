@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from server_helpers import KEY_A, KEY_B, Api, assert_error
 
+from _support.server_app import KEY_A, KEY_B, Api, assert_error
 from aioagb import _protocol as p
 
 

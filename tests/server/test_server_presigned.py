@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from context_helpers import all_keys, file_url, get_file, make_context, put_file
-from server_helpers import ENVELOPE_KEYS, KEY_B, Api, make_config, start_api
 from yarl import URL
 
+from _support.server_app import ENVELOPE_KEYS, KEY_B, Api, make_config, start_api
+from _support.server_contexts import all_keys, file_url, get_file, make_context, put_file
 from aioagb import _protocol as p
 from aioagb.server.presign import Q_TOKEN
 from aioagb.server.state import STATE

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server_helpers import KEY_A, KEY_B, assert_error, make_config, start_api
-
+from _support.server_app import KEY_A, KEY_B, assert_error, make_config, start_api
 from aioagb import _protocol as p
 from aioagb.server.envelope import CODE_SESSION_QUOTA
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from server_helpers import Api, assert_error
 
+from _support.server_app import Api, assert_error
 from aioagb import _protocol as p
 
 SESSION_SCOPED = [

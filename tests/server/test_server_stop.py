@@ -9,16 +9,16 @@ import time
 from pathlib import Path
 
 import anyio
-from fake_sandbox import FakeBackend
-from server_helpers import make_config
-from wire_helpers import (
+
+from _support.fake_sandbox import FakeBackend
+from _support.raw_connections import (
     LIST_SESSIONS,
     connect,
     read_one_reply,
     read_until_closed,
     request_bytes,
 )
-
+from _support.server_app import make_config
 from aioagb import _protocol as p
 from aioagb.server import LocalServer
 from aioagb.server.draining import DRAIN

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from context_helpers import all_keys, get_file, make_context, put_file
-from server_helpers import KEY_B, make_config, start_api
 
+from _support.server_app import KEY_B, make_config, start_api
+from _support.server_contexts import all_keys, get_file, make_context, put_file
 from aioagb import _protocol as p
 from aioagb.server.state import STATE
 from aioagb.server.store import ContextStore, FilePut, StoreError

@@ -10,7 +10,9 @@ import zipfile
 
 import anyio
 import pytest
-from context_helpers import (
+
+from _support.server_app import Api
+from _support.server_contexts import (
     all_keys,
     context_info,
     get_file,
@@ -22,8 +24,6 @@ from context_helpers import (
     shell,
     sync,
 )
-from server_helpers import Api
-
 from aioagb import _protocol as p
 from aioagb.server.state import STATE
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from context_helpers import context_info, make_context, mount, policy, sync
-from server_helpers import KEY_A, KEY_B, Api, assert_error
 
+from _support.server_app import KEY_A, KEY_B, Api, assert_error
+from _support.server_contexts import context_info, make_context, mount, policy, sync
 from aioagb import _protocol as p
 
 BAD_POLICIES = [

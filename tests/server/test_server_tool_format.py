@@ -39,7 +39,7 @@ def test_binary_chunks_are_standard_base64() -> None:
     assert base64.b64decode(fmt.binary_chunk(raw)) == raw
 
 
-def test_code_payload_new_format() -> None:
+def test_code_payload_is_the_new_format_with_execution_error_on_failure_or_timeout() -> None:
     outcome = CodeRun(
         stdout=["hi\n"],
         stderr=[],
@@ -61,7 +61,7 @@ def test_code_payload_new_format() -> None:
     assert "TimeoutError" in json.loads(fmt.code_payload(timed_out))["executionError"]
 
 
-def test_shell_payloads() -> None:
+def test_shell_payload_has_exit_code_or_error_code_stderr_and_trace_id() -> None:
     ok_text, failed = fmt.shell_payload(ShellOutcome("out", "", 0))
     assert not failed
     ok = json.loads(ok_text)

@@ -6,8 +6,8 @@ import base64
 import json
 
 import pytest
-from server_helpers import Api, assert_error
 
+from _support.server_app import Api, assert_error
 from aioagb import _protocol as p
 
 CHUNK = p.READ_CHUNK_BYTES
@@ -47,7 +47,9 @@ async def test_run_code_keeps_state_and_uses_the_new_format(api: Api) -> None:
     assert payload["execution_count"] == 2 and "executionError" not in payload
 
 
-async def test_run_code_errors(api: Api) -> None:
+async def test_run_code_reports_python_errors_and_unsupported_or_missing_languages(
+    api: Api,
+) -> None:
     sid = await api.create()
     failed = json.loads(await api.tool_text(sid, "run_code", {"code": "undefined_name"}))
     assert failed["executionError"].startswith("NameError")

@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 import stamina
-import unit_helpers
-from unit_helpers import Wire, client
 
+from _support import mock_wire
+from _support.mock_wire import Wire, client
 from aioagb import AsyncAGB
 
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
     mocked = Wire()
-    unit_helpers._CURRENT.append(mocked)
+    mock_wire._CURRENT.append(mocked)
     try:
         yield mocked
     finally:
-        unit_helpers._CURRENT.remove(mocked)
+        mock_wire._CURRENT.remove(mocked)
 
 
 @pytest.fixture(autouse=True)

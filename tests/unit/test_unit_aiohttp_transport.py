@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 import pytest
 from aiohttp import web
-from unit_helpers import API_KEY, SESSION_ID, envelope
 
+from _support.mock_wire import API_KEY, SESSION_ID, envelope
 from aioagb import (
     AiohttpTransport,
     AsyncAGB,

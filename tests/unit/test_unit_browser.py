@@ -9,8 +9,8 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope
 
+from _support.mock_wire import SESSION_ID, Wire, envelope
 from aioagb import (
     AsyncAGB,
     AsyncSession,

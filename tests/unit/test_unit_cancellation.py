@@ -14,8 +14,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from unit_helpers import SESSION_ID, Wire, client, envelope, not_found
 
+from _support.mock_wire import SESSION_ID, Wire, client, envelope, not_found
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams, SessionDeleteError
 
 PARAMS = CreateSessionParams(image_id="agb-code-space-2", labels={"job": "j1"})

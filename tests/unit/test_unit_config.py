@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found, refused
 
+from _support.mock_wire import API_KEY, BASE, SESSION_ID, Wire, client, envelope, not_found, refused
 from aioagb import (
     AGBError,
     AsyncAGB,
@@ -111,7 +111,7 @@ def test_timeout_from_environment(monkeypatch: pytest.MonkeyPatch, ms: str | Non
         (None, "5", "timeout must be a number of seconds"),
     ],
 )
-def test_bad_timeouts(
+def test_bad_timeout_or_agb_timeout_ms_raises_configuration_error(
     monkeypatch: pytest.MonkeyPatch, env: str | None, timeout: object, message: str
 ) -> None:
     if env is not None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 import pytest
-from unit_helpers import API_KEY, SESSION_ID, Wire, envelope
 
+from _support.mock_wire import API_KEY, SESSION_ID, Wire, envelope
 from aioagb import (
     AsyncAGB,
     AsyncSession,
@@ -391,7 +391,9 @@ def register(wire: Wire, answers: list[tuple[str, str, dict[str, Any]]]) -> None
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_exact_request(wire: Wire, agb: AsyncAGB, name: str) -> None:
+async def test_each_context_call_sends_exactly_the_documented_requests(
+    wire: Wire, agb: AsyncAGB, name: str
+) -> None:
     case = CASES[name]
     register(wire, case.answers)
     session = AsyncSession(agb, SESSION_ID)

@@ -10,8 +10,8 @@ from typing import Any
 
 import agb.context_sync as official
 import pytest
-from unit_helpers import Wire
 
+from _support.mock_wire import Wire
 from aioagb import (
     AsyncAGB,
     BWList,

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import (
     AGBError,
     AsyncAGB,
@@ -199,7 +199,7 @@ async def test_create_accepts_a_session_id_whatever_the_status(wire: Wire, agb: 
     ],
     ids=["data.success false", "no sessionId", "data null", "nothing"],
 )
-async def test_create_refusals(
+async def test_refused_create_fails_with_the_servers_message_and_no_recovery_lookup(
     wire: Wire, agb: AsyncAGB, data: Any, message: str, expected: str
 ) -> None:
     """§3.1: failure when data.success is false or data.sessionId missing/empty; the message
@@ -495,7 +495,7 @@ async def test_polling_continues_through_deleting_and_deleted(wire: Wire, sessio
 
 async def test_polling_gives_up_after_delete_timeout(wire: Wire):
     """§3.7/§9: "Timeout waiting for session deletion after <t>s" (300 s by default)."""
-    from unit_helpers import client
+    from _support.mock_wire import client
 
     wire.ok("POST", "/mcp/releaseSessionAsync", rid="r-rel")
     wire.ok("POST", "/mcp/getSessionInfo", {"status": "RUNNING"}, repeat=True)
@@ -584,7 +584,9 @@ async def run_with(wire: Wire, session: AsyncSession, payload: Any, **kw: Any):
     return await session.code.run("x", "python")
 
 
-async def test_code_new_format(wire: Wire, session: AsyncSession):
+async def test_code_run_reads_every_mime_type_and_the_logs_of_the_new_format(
+    wire: Wire, session: AsyncSession
+):
     """§4.3 new format, every mime key, chart as an object, strings as results."""
     payload = {
         "result": [
@@ -746,7 +748,7 @@ async def test_code_tool_failure_has_empty_logs(wire: Wire, session: AsyncSessio
         "raw error",
     ],
 )
-async def test_shell_payloads(
+async def test_command_execute_reads_output_and_exit_code_from_the_shell_payload(
     wire: Wire, session: AsyncSession, text: str, is_error: bool, expected: tuple
 ):
     """§4.4 payload contract (§10's shell example is the errorCode row)."""

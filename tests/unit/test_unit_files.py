@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from unit_helpers import Wire
 
+from _support.mock_wire import Wire
 from aioagb import AsyncAGB, AsyncSession
 
 CHUNK = 51_200

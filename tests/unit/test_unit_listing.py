@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from unit_helpers import Wire, not_found
 
+from _support.mock_wire import Wire, not_found
 from aioagb import AsyncAGB, AuthenticationError, InvalidArgumentError, SessionInfo
 
 LABELS_Q = "labels=%7B%22team%22%3A+%22a+b%22%7D"

@@ -8,8 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
-from unit_helpers import Wire, client, envelope, not_found
 
+from _support.mock_wire import Wire, client, envelope, not_found
 from aioagb import (
     CreateSessionParams,
     SessionBatchError,

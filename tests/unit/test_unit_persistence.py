@@ -10,8 +10,8 @@ from typing import Any
 
 import anyio
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope, not_found
 
+from _support.mock_wire import SESSION_ID, Wire, envelope, not_found
 from aioagb import (
     AsyncAGB,
     AsyncSession,

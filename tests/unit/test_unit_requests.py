@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 import pytest
-from unit_helpers import API_KEY, BASE, SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import API_KEY, BASE, SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams
 
 IMAGE = "agb-code-space-2"
@@ -419,7 +419,9 @@ def assert_headers(wire: Wire) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_exact_request(wire: Wire, agb: AsyncAGB, name: str) -> None:
+async def test_each_call_sends_exactly_the_documented_requests_and_headers(
+    wire: Wire, agb: AsyncAGB, name: str
+) -> None:
     """§0 quick reference, §1.4 encoding, and the section named in each case's comment."""
     case = CASES[name]
     register(wire, case.answers)
@@ -501,7 +503,7 @@ async def test_create_image_id_is_form_encoded(wire: Wire, agb: AsyncAGB):
 async def test_endpoint_path_prefix_is_kept(wire: Wire):
     """§1.1: a path prefix in the endpoint is kept; the SDK drops a trailing '/' rather than
     sending `//mcp/...` (the official client would; servers tolerate both)."""
-    from unit_helpers import client
+    from _support.mock_wire import client
 
     wire.route("POST", "/prefix/mcp/getSessionInfo", payload=envelope())
     async with client(endpoint=BASE + "/prefix/") as agb:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import stamina
 from stamina.instrumentation import RetryDetails
-from unit_helpers import (
+
+from _support.mock_wire import (
     SESSION_ID,
     Wire,
     client,
@@ -23,7 +24,6 @@ from unit_helpers import (
     refused,
     tool_data,
 )
-
 from aioagb import (
     AsyncSession,
     AuthenticationError,

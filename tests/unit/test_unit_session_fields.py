@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from unit_helpers import SESSION_ID, Wire
 
+from _support.mock_wire import SESSION_ID, Wire
 from aioagb import AsyncAGB, AsyncSession, CreateSessionParams, McpTool, SessionMetrics
 
 TOOLS = [{"name": "run_code", "server": "codespace"}, {"Name": "shell", "serverName": "sh"}]

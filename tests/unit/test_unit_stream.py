@@ -13,8 +13,8 @@ import anyio
 import attrs
 import pytest
 from aiohttp import WSMsgType, web
-from unit_helpers import API_KEY, SESSION_ID
 
+from _support.mock_wire import API_KEY, SESSION_ID
 from aioagb import (
     AsyncAGB,
     AsyncSession,

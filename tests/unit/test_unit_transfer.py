@@ -15,8 +15,8 @@ import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from unit_helpers import SESSION_ID, Wire, envelope
 
+from _support.mock_wire import SESSION_ID, Wire, envelope
 from aioagb import AsyncAGB, AsyncSession, InvalidArgumentError
 from aioagb._streams import CHUNK_BYTES
 from aioagb.modules.transfer import remote_dir
@@ -148,7 +148,9 @@ async def test_transfer_path_is_none_without_a_context(wire: Wire, session: Asyn
     assert await session.file.transfer_path() is None
 
 
-async def test_upload(wire: Wire, session: AsyncSession, store: Store, tmp_path: Path) -> None:
+async def test_upload_puts_the_file_to_a_presigned_url_then_syncs_it_into_the_session(
+    wire: Wire, session: AsyncSession, store: Store, tmp_path: Path
+) -> None:
     """§14.2: upload URL, PUT (no authorization, Content-Length, no Content-Type unless
     given, the signature byte for byte), SyncContext mode=download of the parent folder,
     then the wait on GetContextInfo filtered by context, path and task type."""
@@ -230,7 +232,7 @@ async def test_upload_with_content_type_and_no_wait(
         ("never_done", "Upload sync not finished: task not finished", {"bytes_sent": 2}),
     ],
 )
-async def test_upload_failures(
+async def test_upload_failure_is_an_unsuccessful_result_naming_the_step_that_failed(
     wire: Wire,
     session: AsyncSession,
     store: Store,
@@ -285,7 +287,9 @@ async def test_upload_to_a_bare_file_name_is_refused(
     assert wire.sent == []
 
 
-async def test_download(wire: Wire, session: AsyncSession, store: Store, tmp_path: Path) -> None:
+async def test_download_syncs_the_file_out_then_gets_it_from_a_presigned_url(
+    wire: Wire, session: AsyncSession, store: Store, tmp_path: Path
+) -> None:
     """§14.3: SyncContext mode=upload and its wait first, then the download URL and GET;
     the folders of `local_path` are made; the file appears complete under its name."""
     data = b"x" * (CHUNK_BYTES + 5)
@@ -437,7 +441,7 @@ async def test_progress_callback_errors_abort_and_propagate(
         ({"overwrite": 1}, "overwrite must be a bool"),
     ],
 )
-async def test_download_arguments(
+async def test_download_refuses_bad_arguments_before_sending_anything(
     wire: Wire, session: AsyncSession, tmp_path: Path, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=message):

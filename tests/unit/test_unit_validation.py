@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from unit_helpers import SESSION_ID, Wire, client
 
+from _support.mock_wire import SESSION_ID, Wire, client
 from aioagb import (
     AsyncAGB,
     AsyncSession,

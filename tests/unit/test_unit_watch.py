@@ -10,8 +10,8 @@ import threading
 
 import anyio
 import pytest
-from unit_helpers import SESSION_ID, Wire, envelope, not_found, tool_data
 
+from _support.mock_wire import SESSION_ID, Wire, envelope, not_found, tool_data
 from aioagb import (
     AsyncAGB,
     AsyncSession,
@@ -159,12 +159,14 @@ async def test_watch_dir_takes_an_asyncio_stop_event(wire: Wire, session: AsyncS
         ({"path": ""}, "path is required"),
     ],
 )
-async def test_watch_dir_arguments(session: AsyncSession, kwargs: dict, message: str) -> None:
+async def test_watch_dir_refuses_bad_arguments_naming_the_argument(
+    session: AsyncSession, kwargs: dict, message: str
+) -> None:
     arguments = {"path": "/data", "callback": print, **kwargs}
     with pytest.raises(InvalidArgumentError, match=message):
         session.file.watch_dir(**arguments)
 
 
-async def test_watch_arguments(session: AsyncSession) -> None:
+async def test_watch_refuses_a_non_numeric_interval(session: AsyncSession) -> None:
     with pytest.raises(InvalidArgumentError, match="interval must be a finite number"):
         session.file.watch("/data", interval="1")

@@ -14,8 +14,8 @@ from typing import Any
 import anyio
 import attrs
 from anyio.abc import SocketStream
-from server_helpers import KEY_A
 
+from _support.server_app import KEY_A
 from aioagb import _protocol as p
 
 

@@ -7,8 +7,7 @@ import io
 import json
 from typing import Any
 
-from server_helpers import KEY_A, Api, Reply
-
+from _support.server_app import KEY_A, Api, Reply
 from aioagb import _protocol as p
 
 # `SyncPolicy().to_dict()` of the official client (§13.6), section by section.

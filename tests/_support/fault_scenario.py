@@ -6,8 +6,8 @@ cancellations on the client side; 200 sessions through `create_many`, then 200 u
 `SessionPool`. Afterwards the server must hold 0 sessions of the key, and every successful
 result must have come back exactly once.
 
-The sandbox backend is the in-process fake of tests/server: this scenario tests the SDK and
-the server's protocol under faults, not the sandboxes (which have their own tests).
+The sandbox backend is the in-process fake of `_support.fake_sandbox`: this scenario tests the
+SDK and the server's protocol under faults, not the sandboxes (which have their own tests).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import random
 import secrets
-import sys
 import tempfile
 from pathlib import Path
 
 import anyio
 import attrs
 
+from _support.fake_sandbox import FakeBackend
 from aioagb import (
     AiohttpTransport,
     AsyncAGB,
@@ -34,9 +34,6 @@ from aioagb import (
 )
 from aioagb.server import LocalServer, ServerConfig
 from aioagb.server.faults import FaultPlan
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
-from fake_sandbox import FakeBackend
 
 ROUTES = ("create", "tool", "release", "status", "list", "get", "labels")
 RETRIES = RetryPolicy(attempts=8, wait_initial=0.005, wait_max=0.05, wait_jitter=0.005)

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from fake_sandbox import FakeBackend
 from yarl import URL
 
+from _support.fake_sandbox import FakeBackend
 from aioagb import _protocol as p
 from aioagb.server import ServerConfig, build_app
 from aioagb.server.auth import KeyRing
