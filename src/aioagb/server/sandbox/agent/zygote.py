@@ -233,4 +233,3 @@ def _become_kernel(fds: list[int], workspace: str) -> tuple[int, int, str]:
     main = sys.modules["__main__"].__file__ or "__main__.py"
     sys.argv = [main, "--kernel", str(KERNEL_REQ_FD), str(KERNEL_REP_FD), workspace]
     return KERNEL_REQ_FD, KERNEL_REP_FD, workspace
-
