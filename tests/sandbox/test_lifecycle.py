@@ -54,16 +54,26 @@ def _is_zombie_pid(pid: int) -> bool:
         return False  # reaped meanwhile
 
 
+def _parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+
+
 def _agent_pid(sandbox: LocalSandbox) -> int:
-    """The agent's host pid (under bubblewrap it is a grandchild of the server)."""
+    """The agent's host pid (under bubblewrap it is a grandchild of the server): the agent's
+    command line whose parent's is not (the zygote and its kernels are forks of the agent)."""
     assert sandbox.uid is not None
+    agents = set()
     for pid in _pids_of(sandbox.uid):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if b"aioagb_agent" in cmd and b"--kernel" not in cmd:
-            return pid
+            agents.add(pid)
+    for pid in agents:
+        with contextlib.suppress(OSError):
+            if _parent_pid(pid) not in agents:
+                return pid
     raise AssertionError("no agent process")
 
 

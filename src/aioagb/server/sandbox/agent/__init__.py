@@ -12,9 +12,9 @@ with one JSON object per line over stdin/stdout:
               {"id": 7, "ok": false, "kind": "file" | "unavailable" | "internal", "error": "..."}
 
 Requests are served concurrently, each in its own thread (``rpc``); python cells are serialised
-on the session's kernel. The kernel is a child process (this same package, started with
-``--kernel``: ``kernel``, driven by ``kernel_host``), so a runaway cell can be interrupted, or
-killed and restarted, without losing the agent.
+on the session's kernel. The kernel is a child process (``kernel``, driven by ``kernel_host``),
+forked from the agent's ``zygote`` or else this same package started with ``--kernel``, so a
+runaway cell can be interrupted, or killed and restarted, without losing the agent.
 
 File operations (``files``) run here, as the session's uid and, under bubblewrap, inside the
 session's mount namespace, so paths resolve in the sandbox's view. They are confined to the

@@ -9,9 +9,9 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from .config import CONFIG, WORKSPACE
 from .jsonlines import JSONDict, json_line, write_all
@@ -28,7 +28,11 @@ from .processes import (
     pump,
     shell_env,
 )
+from .zygote import ZYGOTE, ForkedKernel
 
+# Not `typing.TYPE_CHECKING`: importing typing costs every agent and kernel ~2 ms at start
+# (mypy reads any `TYPE_CHECKING` as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
 
@@ -76,34 +80,19 @@ class Kernel:
     """The agent's handle on the python kernel process."""
 
     def __init__(self) -> None:
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedKernel | None = None
         self.req_w = -1
         self.rep_r = -1
         self.lock = threading.Lock()
         self.count = 0  # execution_count survives interrupts, not restarts
 
     def start(self) -> None:
-        """Starts the kernel process with its request and reply pipes."""
-        import subprocess
-
+        """Starts the kernel process with its request and reply pipes: forked from the
+        zygote when there is one, else a fresh interpreter."""
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        # Started from the package's parent directory, so that `-m` finds the package; the
-        # kernel then enters the workspace itself. Not `-u`: the kernel makes its stdout
-        # line-buffered, so that a line is one chunk of a stream, not two.
-        argv = [CONFIG.python, "-s", "-m", PACKAGE, "--kernel"]
-        argv += [str(req_r), str(rep_w), CONFIG.real(WORKSPACE)]
         try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=_package_home(),
-                env=shell_env(None),
-                pass_fds=(req_r, rep_w),
-                start_new_session=True,
-            )
+            self.proc = self._fork(req_r, rep_w) or self._exec(req_r, rep_w)
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -114,6 +103,45 @@ class Kernel:
         self.count = 0
         with CHILDREN_LOCK:
             CHILDREN.add(self.proc.pid)
+
+    def _fork(self, req_r: int, rep_w: int) -> ForkedKernel | None:
+        """A kernel forked by the zygote; None when there is none, or it failed (then it is
+        not asked again, and every kernel is exec'd)."""
+        if not ZYGOTE or ZYGOTE[0].broken:
+            return None
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pid, pidfd = ZYGOTE[0].spawn(req_r, rep_w, out_w, err_w)
+        except OSError as exc:
+            print(f"the kernel zygote failed ({exc!r}); kernels are exec'd", file=sys.stderr)
+            os.close(out_r)
+            os.close(err_r)
+            return None
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return ForkedKernel(pid, pidfd, os.fdopen(out_r, "rb", 0), os.fdopen(err_r, "rb", 0))
+
+    def _exec(self, req_r: int, rep_w: int) -> subprocess.Popen[bytes]:
+        """A kernel in a fresh interpreter: `python -s -m PACKAGE --kernel REQ REP DIR`."""
+        import subprocess
+
+        # Started from the package's parent directory, so that `-m` finds the package; the
+        # kernel then enters the workspace itself. Not `-u`: the kernel makes its stdout
+        # line-buffered, so that a line is one chunk of a stream, not two.
+        argv = [CONFIG.python, "-s", "-m", PACKAGE, "--kernel"]
+        argv += [str(req_r), str(rep_w), CONFIG.real(WORKSPACE)]
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=_package_home(),
+            env=shell_env(None),
+            pass_fds=(req_r, rep_w),
+            start_new_session=True,
+        )
 
     def warm(self) -> bool:
         """Starts the kernel ahead of the session's first cell (a warm sandbox, see the
