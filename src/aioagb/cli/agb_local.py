@@ -43,7 +43,7 @@ def _is_loopback(host: str) -> bool:
 
 
 _DEFAULT_LIMITS = SandboxLimits()
-# A few sandboxes ready for a server's first sessions: each costs ~14 MiB while it waits.
+# A few sandboxes ready for a server's first sessions: each costs ~12 MiB while it waits.
 SERVE_WARM_SANDBOXES = 4
 _DEFAULTS = ServerConfig()
 _AT_LEAST_ONE = click.IntRange(min=1)
@@ -99,7 +99,7 @@ def _shown(
     "--warm-sandboxes",
     click.IntRange(min=0),
     SERVE_WARM_SANDBOXES,
-    "Code-space sandboxes kept started ahead of demand (~14 MiB each); 0: none.",
+    "Code-space sandboxes kept started ahead of demand (~12 MiB each); 0: none.",
 )
 @click.option("--cpu-seconds", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.cpu_seconds)
 @click.option(
