@@ -12,10 +12,12 @@ through `_many`, each handed what it needs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 
 from . import _protocol as p
@@ -162,18 +164,32 @@ class AsyncAGB:
     @classmethod
     @asynccontextmanager
     async def local(
-        cls, config: ServerConfig | None = None, **client_options: Any
+        cls,
+        config: ServerConfig | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        **client_options: Any,
     ) -> AsyncIterator[AsyncAGB]:
         """Start AGB Local in-process (loopback, ephemeral port, a fresh random key) and yield
         a client bound to it; leaving the block closes the client and stops the server.
 
-        Without a `config`, the server keeps `LOCAL_WARM_SANDBOXES` sandboxes started ahead of
-        demand, so the first sessions' first calls answer at once."""
+        `data_dir`: where the server keeps contexts, so that they outlive the block (another
+        `local(data_dir=...)` on the same directory serves them again, to the same key, kept
+        in the directory's `local-api-key` unless `config.api_keys` names one); without it,
+        a temporary directory removed on exit. It overrides `config.data_dir`. Without a
+        `config`, the server keeps `LOCAL_WARM_SANDBOXES` sandboxes started ahead of demand,
+        so the first sessions' first calls answer at once."""
         from .server import LocalServer
-        from .server.config import LOCAL_WARM_SANDBOXES, ServerConfig
+        from .server.config import LOCAL_WARM_SANDBOXES, ServerConfig, local_api_key
 
         if config is None:
             config = ServerConfig(warm_sandboxes=LOCAL_WARM_SANDBOXES)
+        if data_dir is not None:
+            config = attrs.evolve(config, data_dir=data_dir)
+        if config.data_dir is not None and not config.api_keys:
+            # The same key with the same directory: contexts belong to the key that made them.
+            key = await anyio.to_thread.run_sync(local_api_key, config.data_dir)
+            config = attrs.evolve(config, api_keys=(key,))
         async with (
             LocalServer(config) as server,
             cls(server.api_key, endpoint=server.endpoint, **client_options) as agb,

@@ -291,3 +291,30 @@ async def test_watch_dir_calls_back(agb: AsyncAGB, params: CreateSessionParams) 
             with anyio.fail_after(30):
                 await modified.wait()
     assert any(e.path.endswith("a.txt") for e in seen)
+
+
+async def test_local_with_a_data_dir_serves_its_contexts_to_the_next_local(
+    tmp_path: Path,
+) -> None:
+    """`AsyncAGB.local(data_dir=...)`: contexts and their files outlive the block, and the
+    next `local()` on the same directory sees them (the same key, kept beside them)."""
+    data = tmp_path / "agent-data"
+    async with AsyncAGB.local(data_dir=data) as agb:
+        made = await agb.context.get("kept-across-runs", create=True)
+        assert made.success
+        up = await agb.context.get_file_upload_url(made.context_id, "/state/notes.txt")
+        body = b"remember me"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.put(URL(up.url, encoded=True), data=body) as put,
+        ):
+            assert put.status in (200, 201, 204)
+    assert (data / "local-api-key").stat().st_mode & 0o777 == 0o600
+    async with AsyncAGB.local(data_dir=data) as agb:
+        found = await agb.context.get("kept-across-runs")
+        assert found.success and found.context_id == made.context_id
+        down = await agb.context.get_file_download_url(made.context_id, "/state/notes.txt")
+        async with aiohttp.ClientSession() as http, http.get(URL(down.url, encoded=True)) as got:
+            assert (got.status, await got.read()) == (200, b"remember me")
+    async with AsyncAGB.local() as other:  # no data_dir: a temporary store, a fresh key
+        assert not (await other.context.get("kept-across-runs")).success

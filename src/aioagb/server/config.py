@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -120,3 +121,30 @@ def collect_api_keys(
     env = os.environ if environ is None else environ
     keys.extend(part.strip() for part in env.get(ENV_API_KEYS, "").split(","))
     return tuple(dict.fromkeys(key for key in keys if key))
+
+
+LOCAL_KEY_FILE = "local-api-key"
+
+
+def local_api_key(data_dir: Path) -> str:
+    """The key `AsyncAGB.local(data_dir=...)` uses with that directory, made on first use.
+
+    Contexts belong to the key that made them, and an embedded server otherwise makes a fresh
+    key on every start: a key kept next to the contexts (mode 600) is what lets the next
+    `local(data_dir=...)` see them again."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = data_dir / LOCAL_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        raise ValueError(f"{path} is empty; remove it to make a new key") from None
+    key = secrets.token_urlsafe(32)
+    try:
+        os.write(fd, key.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key
