@@ -72,6 +72,7 @@ QUICK = Sizes(
     language_calls=5,
     browser_starts=1,
     first_calls=10,
+    first_call_pause_s=0.15,  # 10 calls never empty a pool of 10
     e2e_sessions=50,
     e2e_sized_pool=False,
     e2e_pipelined=False,
