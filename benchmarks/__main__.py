@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from . import agb_local, batch, browser, languages, overhead, pool, transfer
+from . import _procs, agb_local, batch, browser, languages, overhead, pool, start, transfer
 from ._server import NO_LATENCY, Latency, running_server
 from ._stats import median
 from .report import Row, machine, machine_line, table
@@ -43,6 +43,17 @@ class Sizes:
     language_sessions: int = 10  # fresh sessions per language, for the first call
     language_calls: int = 50  # warm calls per language
     browser_starts: int = 5
+    # Issue 14, sandboxes that are ready at once (the server section):
+    first_calls: int = 100  # create -> first run_code, one session after another, per server
+    first_call_pause_s: float = 0.25  # between them: a warm pool refills
+    warm_pool: int = 10  # the pool of the first-call figure; its sandboxes' idle memory
+    default_pool: int = 4  # `aioagb serve`'s default --warm-sandboxes
+    burst_sessions: int = 60  # at once, each create + first run_code + delete
+    started_sessions: int = 10  # sessions started by a first call, then idle (their memory)
+    e2e_sessions: int = 200  # the end-to-end batch with real sandboxes and injected latency
+    e2e_concurrency: int = 50
+    e2e_sized_pool: bool = True  # that batch again with a pool of e2e_sessions sandboxes
+    e2e_pipelined: bool = True  # and aioagb's sessions each created, run and deleted in turn
 
 
 QUICK = Sizes(
@@ -60,6 +71,12 @@ QUICK = Sizes(
     language_sessions=2,
     language_calls=5,
     browser_starts=1,
+    first_calls=10,
+    first_call_pause_s=0.15,  # 10 calls never empty a pool of 10
+    burst_sessions=30,  # a pool of 30 fills in about 5 s, one of 60 in about 10
+    e2e_sessions=50,
+    e2e_sized_pool=False,
+    e2e_pipelined=False,
 )
 
 
@@ -137,19 +154,79 @@ def run_overhead(sizes: Sizes) -> dict[str, Any]:
         return overhead.run(server, sizes.overhead_calls)
 
 
-def run_server(sizes: Sizes) -> dict[str, Any]:
+def run_server(sizes: Sizes, latency: Latency) -> dict[str, Any]:
     with running_server(NO_LATENCY) as server:
         log(
             f"server: {sizes.server_sessions} create+delete, {sizes.run_code_calls} warm "
             f"run_code, {sizes.idle_sessions} idle sessions"
         )
-        return agb_local.run(
+        out = agb_local.run(
             server,
             sizes.server_sessions,
             sizes.server_concurrency,
             sizes.run_code_calls,
             sizes.idle_sessions,
         )
+    out["start"] = run_start(sizes)
+    out["e2e"] = run_e2e(sizes, latency)
+    return out
+
+
+def run_start(sizes: Sizes) -> dict[str, Any]:
+    """Issue 14's figures on servers without, with a small and with a large warm pool."""
+    n, pause, burst = sizes.first_calls, sizes.first_call_pause_s, sizes.burst_sessions
+    out: dict[str, Any] = {}
+    with running_server(NO_LATENCY) as server:
+        log(f"start: no warm pool: {n} first calls, {burst} at once, idle memory")
+        out["first_call_cold"] = start.first_calls(server, n, pause, pool=0)
+        out["burst_cold"] = start.burst(server, burst, pool=0)
+        out["started_memory"] = start.started_sessions_memory(server, sizes.started_sessions)
+    size = sizes.warm_pool
+    with running_server(NO_LATENCY, warm_sandboxes=size) as server:
+        log(f"start: warm pool of {size}: its idle sandboxes' memory, {n} first calls")
+        out["warm_pool_fill_s"] = _procs.wait_for_started(server.pid, size)
+        out["warm_memory"] = start.idle_memory(server)
+        out["first_call_warm"] = start.first_calls(server, n, pause, pool=size)
+    default = sizes.default_pool
+    with running_server(NO_LATENCY, warm_sandboxes=default) as server:
+        log(f"start: warm pool of {default}: {burst} at once, {sizes.idle_sessions} idle sessions")
+        out["burst_default_pool"] = start.burst(server, burst, pool=default)
+        out["idle_default_pool"] = agb_local.idle_sessions(server, sizes.idle_sessions)
+    with running_server(NO_LATENCY, warm_sandboxes=burst) as server:
+        log(f"start: warm pool of {burst}: {burst} at once")
+        out["burst_sized_pool"] = start.burst(server, burst, pool=burst)
+    return out
+
+
+def run_e2e(sizes: Sizes, latency: Latency) -> dict[str, Any]:
+    """The batch with real sandboxes and the injected latency: aioagb, then the official SDK
+    in threads, each starting with the server's warm pool full."""
+    n, c, threads = sizes.e2e_sessions, sizes.e2e_concurrency, sizes.official_threads
+    out: dict[str, Any] = {
+        "sessions": n,
+        "concurrency": c,
+        "official_threads": threads,
+        "physical_limit_s": batch.physical_limit_s(n, c, latency),
+        "official_physical_limit_s": batch.physical_limit_s(n, threads, latency),
+    }
+    pools = [("default_pool", sizes.default_pool)]
+    if sizes.e2e_sized_pool:
+        pools.append(("sized_pool", n))
+    for key, size in pools:
+        with running_server(latency, warm_sandboxes=size) as server:
+            fill_s = _procs.wait_for_started(server.pid, size, timeout_s=300)
+            log(f"e2e: warm pool of {size} (filled in {fill_s:.1f} s): aioagb, {n} at C={c}")
+            figures: dict[str, Any] = {"pool": size, "pool_fill_s": fill_s}
+            figures["aioagb_s"] = batch.aioagb_batch(server, n, c)
+            _procs.wait_for_started(server.pid, size, timeout_s=300)
+            if sizes.e2e_pipelined:
+                log(f"e2e: warm pool of {size}: aioagb pipelined, {n} at C={c}")
+                figures["aioagb_pipelined_s"] = batch.aioagb_pipelined(server, n, c)
+                _procs.wait_for_started(server.pid, size, timeout_s=300)
+            log(f"e2e: warm pool of {size}: official SDK, {n} in {threads} threads")
+            figures["official_threads_s"] = batch.official_threads(server, n, threads)
+        out[key] = figures
+    return out
 
 
 def run_languages(sizes: Sizes) -> dict[str, Any]:
@@ -243,10 +320,11 @@ def _batch_rows(b: dict[str, Any]) -> list[Row]:
         Row(
             f"batch: official SDK, {b['official_threads']} threads",
             _s(threads),
-            f"aioagb {_s(sdk)}; latency alone allows at most {bound:.1f}x",
-            f"aioagb {threads / sdk:.1f}x faster",
-            ">= 10x faster",
-            threads / sdk >= 10,
+            f"aioagb {_s(sdk)}; ceiling ceil(N/{b['official_threads']})/ceil(N/C) = "
+            f"{bound:.2f}x (latency alone allows no more)",
+            f"aioagb {threads / sdk:.1f}x faster = {threads / sdk / bound:.2f} of the ceiling",
+            ">= 0.8 of the ceiling",
+            threads / sdk / bound >= 0.8,
         ),
         Row(
             f"batch: official SDK, {c} threads (aioagb's concurrency)",
@@ -278,7 +356,7 @@ def _batch_rows(b: dict[str, Any]) -> list[Row]:
 
 def _server_rows(s: dict[str, Any]) -> list[Row]:
     cd, rc, mem = s["create_delete"], s["warm_run_code"], s["idle_memory"]
-    return [
+    rows = [
         Row(
             f"server: create+delete, {cd['sessions']} sessions, {cd['concurrency']} at a time",
             f"{cd['per_second']:.0f} /s",
@@ -289,18 +367,138 @@ def _server_rows(s: dict[str, Any]) -> list[Row]:
             f"server: warm python run_code, {rc['calls']} calls",
             f"p50 {_ms(rc['p50_s'])}, p99 {_ms(rc['p99_s'])}",
             f"first (cold) call {_ms(rc['cold_first_call_s'])}",
-            target="p50 <= 15 ms",
-            met=rc["p50_s"] <= 0.015,
-        ),
-        Row(
-            f"server: RSS with {mem['sessions']} idle sessions",
-            f"{mem['rss_mib']:.0f} MiB",
-            f"{mem['rss_before_mib']:.0f} MiB with none",
-            f"{mem['rss_per_session_kib']:.1f} KiB/session",
-            "<= 200 MiB",
-            mem["rss_mib"] <= 200,
+            target="p50 <= 5 ms",
+            met=rc["p50_s"] <= 0.005,
         ),
     ]
+    st = s["start"]
+    return [
+        *rows,
+        *_start_rows(st),
+        _idle_row(mem, st["idle_default_pool"]),
+        *_e2e_rows(s["e2e"]),
+    ]
+
+
+def _idle_row(mem: dict[str, Any], pooled: dict[str, Any]) -> Row:
+    n = mem["sessions"]
+    name = f"server: RSS with {n} idle sessions" + (
+        "" if n >= 1000 else " (quick: the target is for 1,000)"
+    )
+    # The sandboxes' own processes are not the server's: shown, not judged. Without a pool
+    # idle sessions have none; with one, a create takes a started sandbox while any is ready.
+    reference = (
+        f"{mem['rss_before_mib']:.0f} MiB with none; with the default warm pool: "
+        f"{pooled['rss_mib']:.0f} MiB (sandboxes' processes: RSS "
+        f"{mem['sandbox_processes_rss_mib']:.0f} MiB without a pool, "
+        f"{pooled['sandbox_processes_rss_mib']:.0f} MiB with it)"
+    )
+    return Row(
+        name,
+        f"{mem['rss_mib']:.0f} MiB",
+        reference,
+        f"{mem['rss_per_session_kib']:.1f} KiB/session",
+        "<= 200 MiB",
+        max(mem["rss_mib"], pooled["rss_mib"]) <= 200,
+    )
+
+
+def _start_rows(st: dict[str, Any]) -> list[Row]:
+    warm, cold = st["first_call_warm"], st["first_call_cold"]
+    pause = f"{warm['pause_s'] * 1000:.0f} ms apart"
+    bc, bd, bs = st["burst_cold"], st["burst_default_pool"], st["burst_sized_pool"]
+    burst = f"{bc['sessions']} sessions at once (create + first run_code + delete)" + (
+        "" if bc["sessions"] >= 60 else " (quick: the target is for 60)"
+    )
+    wm, sm = st["warm_memory"], st["started_memory"]
+    return [
+        Row(
+            f"start: create -> first python run_code answered, warm pool of {warm['pool']} "
+            f"({warm['sessions']} sessions one after another, {pause})",
+            f"p50 {_ms(warm['p50_s'])}, p99 {_ms(warm['p99_s'])}",
+            f"no pool: p50 {_ms(cold['p50_s'])}, p99 {_ms(cold['p99_s'])}",
+            f"{cold['p50_s'] / warm['p50_s']:.1f}x faster",
+            "p50 <= 25 ms",
+            warm["p50_s"] <= 0.025,
+        ),
+        Row(
+            f"start: {burst}, warm pool of {bd['pool']} (`aioagb serve`'s default)",
+            f"{bd['per_second']:.0f} /s",
+            f"no pool: {bc['per_second']:.0f} /s",
+            f"{bd['per_second'] / bc['per_second']:.1f}x",
+            ">= 40 /s",
+            bd["per_second"] >= 40,
+        ),
+        Row(
+            f"start: {burst}, warm pool of {bs['pool']} (sized for the burst)",
+            f"{bs['per_second']:.0f} /s",
+            f"no pool: {bc['per_second']:.0f} /s; the pool filled in {bs['pool_fill_s']:.1f} s",
+            f"{bs['per_second'] / bc['per_second']:.1f}x",
+            ">= 40 /s",
+            bs["per_second"] >= 40,
+        ),
+        Row(
+            f"start: an idle started sandbox (bwrap, agent, kernel), PSS, mean of "
+            f"{wm['sandboxes']} warm ones in the pool",
+            f"PSS {wm['pss_mib']:.1f} MiB",
+            f"USS {wm['uss_mib']:.1f} MiB, RSS {wm['rss_mib']:.1f} MiB; after a first call "
+            f"(no pool, mean of {sm['sandboxes']}): PSS {sm['pss_mib']:.1f}, "
+            f"USS {sm['uss_mib']:.1f}, RSS {sm['rss_mib']:.1f} MiB",
+            "",
+            "<= 20 MiB (PSS)",
+            max(wm["pss_mib"], sm["pss_mib"]) <= 20,
+        ),
+    ]
+
+
+def _e2e_rows(e: dict[str, Any]) -> list[Row]:
+    n, c, threads = e["sessions"], e["concurrency"], e["official_threads"]
+    limit, official_limit = e["physical_limit_s"], e["official_physical_limit_s"]
+    ceiling = math.ceil(n / threads) / math.ceil(n / c)
+    name = f"e2e: {n} x (create + run_code + delete), C={c}, real sandboxes" + (
+        "" if n >= 200 else " (quick: the target is for 200)"
+    )
+    rows = []
+    for key, what in (("default_pool", "the default"), ("sized_pool", "sized for the batch")):
+        if key not in e:
+            continue
+        f = e[key]
+        sdk, official = f["aioagb_s"], f["official_threads_s"]
+        pool = f"warm pool of {f['pool']} ({what})"
+        rows += [
+            Row(
+                f"{name}, {pool}, aioagb",
+                _s(sdk),
+                f"physical limit {_s(limit)} (ceil(N/C) x latencies)",
+                f"{sdk / limit:.2f}x",
+                "<= 3x",
+                sdk / limit <= 3,
+            ),
+            Row(
+                f"{name}, {pool}, official SDK, {threads} threads",
+                _s(official),
+                f"aioagb {_s(sdk)}; ceiling ceil(N/{threads})/ceil(N/C) = {ceiling:.2f}x; "
+                f"official SDK {official / official_limit:.2f}x its own limit "
+                f"{_s(official_limit)}",
+                f"official SDK's time / aioagb's {official / sdk:.2f}x = "
+                f"{official / sdk / ceiling:.2f} of the ceiling",
+                ">= 0.8 of the ceiling",
+                official / sdk / ceiling >= 0.8,
+            ),
+        ]
+        if "aioagb_pipelined_s" in f:
+            piped = f["aioagb_pipelined_s"]
+            rows.append(
+                Row(
+                    f"{name}, {pool}, aioagb pipelined (each session created, run, deleted "
+                    "in turn, C at a time)",
+                    _s(piped),
+                    f"aioagb (agb.sessions) {_s(sdk)}; official SDK {_s(official)}",
+                    f"{piped / limit:.2f}x the limit; official SDK's time / this "
+                    f"{official / piped:.2f}x = {official / piped / ceiling:.2f} of the ceiling",
+                )
+            )
+    return rows
 
 
 def _language_rows(by_language: dict[str, Any]) -> list[Row]:
@@ -390,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     if "overhead" in sections:
         results["overhead"] = run_overhead(sizes)
     if "server" in sections:
-        results["server"] = run_server(sizes)
+        results["server"] = run_server(sizes, latency)
     if "languages" in sections:
         results["languages"] = run_languages(sizes)
     if "pool" in sections:

@@ -67,22 +67,26 @@ class ServerProcess:
         return int(match.group(1)) * 1024
 
 
-def _serve_argv(latency: Latency, backend: str) -> list[str]:
+def _serve_argv(latency: Latency, backend: str, warm_sandboxes: int) -> list[str]:
     argv = [sys.executable, "-m", "benchmarks._serve", "--backend", backend]
+    argv += ["--warm-sandboxes", str(warm_sandboxes)]
     for spec in latency.fault_specs():
         argv += ["--fault", spec]
     return argv
 
 
 @contextmanager
-def running_server(latency: Latency = NO_LATENCY, backend: str = "auto") -> Iterator[ServerProcess]:
+def running_server(
+    latency: Latency = NO_LATENCY, backend: str = "auto", *, warm_sandboxes: int = 0
+) -> Iterator[ServerProcess]:
     """Start AGB Local (`benchmarks._serve`) on an ephemeral loopback port in its own process;
-    stop it (SIGINT, then kill) on exit. `backend`: "auto" (real sandboxes) or "null"."""
+    stop it (SIGINT, then kill) on exit. `backend`: "auto" (real sandboxes) or "null";
+    `warm_sandboxes`: the size of its pool of sandboxes started ahead of demand (0: none)."""
     api_key = secrets.token_urlsafe(24)
     env = {**os.environ, "AGB_LOCAL_API_KEYS": api_key, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        _serve_argv(latency, backend),
+        _serve_argv(latency, backend, warm_sandboxes),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

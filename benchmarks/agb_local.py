@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 
 from aioagb import AsyncAGB, CreateSessionParams
 
+from ._procs import children_rss
 from ._server import ServerProcess
 from ._stats import median, percentile
 
@@ -77,36 +76,13 @@ async def _warm_run_code(agb: AsyncAGB, calls: int) -> dict[str, Any]:
     }
 
 
-def _children_rss(pid: int) -> int:
-    """The resident memory of every descendant of `pid` (the sandboxes' processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(stat[1]), []).append(int(entry.name))
-    total, todo = 0, list(children.get(pid, []))
-    page = os.sysconf("SC_PAGE_SIZE")
-    while todo:
-        child = todo.pop()
-        todo.extend(children.get(child, []))
-        try:
-            total += int(Path(f"/proc/{child}/statm").read_text().split()[1]) * page
-        except OSError:
-            continue
-    return total
-
-
 async def _idle_memory(agb: AsyncAGB, server: ServerProcess, idle: int) -> dict[str, Any]:
     params = CreateSessionParams(image_id=IMAGE, labels={"bench": "idle"})
     before = server.rss_bytes()
     async with agb.sessions(params, count=idle, concurrency=64):
         await anyio.sleep(1.0)  # let the server settle (reaper tick, freed buffers)
         during = server.rss_bytes()
-        sandboxes = _children_rss(server.pid)
+        sandboxes = children_rss(server.pid)
     return {
         "sessions": idle,
         "rss_before_mib": before / MIB,
@@ -126,6 +102,17 @@ async def _run(
             "warm_run_code": await _warm_run_code(agb, calls),
             "idle_memory": await _idle_memory(agb, server, idle),
         }
+
+
+def idle_sessions(server: ServerProcess, idle: int) -> dict[str, Any]:
+    """The server's RSS with `idle` sessions (on any server: with a warm pool too)."""
+
+    async def run() -> dict[str, Any]:
+        async with AsyncAGB(server.api_key, endpoint=server.endpoint) as agb:
+            return await _idle_memory(agb, server, idle)
+
+    result: dict[str, Any] = anyio.run(run)
+    return result
 
 
 def run(

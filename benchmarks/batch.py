@@ -2,6 +2,8 @@
 
 (a) aioagb: `agb.sessions(params, count=N, concurrency=C)`, then one `code.run` per session
     under a `CapacityLimiter(C)`, then the concurrent delete on leaving the block;
+(a') aioagb pipelined: N tasks under a `CapacityLimiter(C)`, each its own `agb.session()`,
+    `code.run` and delete in turn (as the threads of (c) do, C at a time);
 (b) the official `agbcloud-sdk`, one session after another, on a smaller N, scaled to N;
 (c) the official SDK in a `ThreadPoolExecutor(threads)`, on N;
 (d) the physical limit: ceil(N / C) rounds of create + tool call + release latency.
@@ -61,6 +63,29 @@ def aioagb_batch(server: ServerProcess, count: int, concurrency: int) -> float:
     return seconds
 
 
+async def _aioagb_pipelined(server: ServerProcess, count: int, concurrency: int) -> float:
+    params = CreateSessionParams(image_id=IMAGE, labels={"bench": "batch"})
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def one(agb: AsyncAGB) -> None:
+        async with limiter, agb.session(params) as session:
+            result = await session.code.run(SNIPPET, "python")
+        if not result.success:
+            raise RuntimeError(f"run_code failed: {result.error_message}")
+
+    async with AsyncAGB(server.api_key, endpoint=server.endpoint) as agb:
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(count):
+                tg.start_soon(one, agb)
+        return time.perf_counter() - started
+
+
+def aioagb_pipelined(server: ServerProcess, count: int, concurrency: int) -> float:
+    seconds: float = anyio.run(_aioagb_pipelined, server, count, concurrency)
+    return seconds
+
+
 # --- (b), (c) the official SDK ----------------------------------------------------------------
 
 
@@ -68,15 +93,17 @@ def _official_client(server: ServerProcess) -> Any:
     # The official client reads its endpoint from the environment, as its users set it.
     os.environ[p.ENV_ENDPOINT] = server.endpoint
     os.environ.pop(p.ENV_TIMEOUT_MS, None)
-    from agb import AGB
-    from agb.logger import AGBLogger
+    from agb import AGB  # type: ignore[import-untyped]
+    from agb.logger import AGBLogger  # type: ignore[import-untyped]
 
     AGBLogger.set_level("CRITICAL")  # it logs every "not found" of its delete poll as an error
     return AGB(api_key=server.api_key)
 
 
 def _official_one(agb: Any) -> None:
-    from agb.session_params import CreateSessionParams as OfficialParams
+    from agb.session_params import (  # type: ignore[import-untyped]
+        CreateSessionParams as OfficialParams,
+    )
 
     created = agb.create(OfficialParams(image_id=IMAGE, labels={"bench": "batch"}))
     if not created.success:
