@@ -82,22 +82,38 @@ def pooled(backend: LocalBackend) -> list[LocalSandbox]:
     return list(backend.warm_pool._ready)
 
 
-async def test_a_session_takes_a_started_sandbox_whose_kernel_ran_no_cell(
+async def test_a_sessions_first_call_takes_a_started_sandbox_whose_kernel_ran_no_cell(
     root: Path, mode: str
 ) -> None:
     async with warm_backend(root, mode, 1) as backend:
         [ready] = pooled(backend)
-        agent_pid = ready.agent_pid
+        agent_pid, warm_dir = ready.agent_pid, ready.dir
         sandbox = await backend.create("w-one")
-        assert sandbox is ready and sandbox.session_id == "w-one"
-        assert sandbox.started and sandbox.agent_pid == agent_pid  # no new start
-        assert backend.sandboxes == {"w-one": sandbox}
+        # An idle session holds no sandbox: the pool is left alone until its first call.
+        assert not sandbox.started and backend.warm_pool.ready == 1
         run = await sandbox.run_code("1 + 1", "python", 10)
+        assert sandbox.started and sandbox.agent_pid == agent_pid  # no new start
+        assert sandbox.dir == warm_dir and backend.sandboxes == {"w-one": sandbox}
         # The warm-up started the kernel without running a cell: the user's is the first.
         assert run.error is None and run.execution_count == 1
         assert run.results[0]["text/plain"] == "2"
         await wait_full(backend)  # the refill replaced it with another sandbox
-        assert pooled(backend)[0] is not sandbox
+        assert pooled(backend)[0].dir != warm_dir
+        await sandbox.aclose()
+        assert not warm_dir.exists() and not alive(agent_pid or 0)
+
+
+async def test_context_files_copied_in_before_the_first_call_land_in_the_taken_sandbox(
+    root: Path, mode: str
+) -> None:
+    async with warm_backend(root, mode, 1) as backend:
+        [ready] = pooled(backend)
+        sandbox = await backend.create("w-files", ["/workspace/ctx"])
+        await sandbox.host_files()  # what a context download at create does first
+        assert sandbox.dir == ready.dir and backend.warm_pool.ready == 0
+        (sandbox.host_roots()["/workspace"] / "from-context.txt").write_text("downloaded")
+        run = await sandbox.run_code("open('from-context.txt').read()", "python", 10)
+        assert run.results[0]["text/plain"] == "'downloaded'"
 
 
 async def test_nothing_of_one_tenant_reaches_the_next_session_from_the_pool(
@@ -109,7 +125,7 @@ async def test_nothing_of_one_tenant_reaches_the_next_session_from_the_pool(
         await a.write_file("/tmp/a.txt", "secret of a", "overwrite")
         await a.run_code("import os\nos.environ['A_SECRET'] = '1'\nA_GLOBAL = 42", "python", 10)
         started = await a.shell("nohup sleep 300 >/dev/null 2>&1 & echo $!", 10)
-        assert a.agent_pid is not None
+        assert a.agent_pid is not None and a.dir.name.startswith("warm-")  # from the pool
         # A's processes by host pid: under bubblewrap all stay below its pid namespace's
         # init; in plain mode the orphaned `sleep` is known by its own pid ($!).
         a_processes = descendants(a.agent_pid)
@@ -124,7 +140,8 @@ async def test_nothing_of_one_tenant_reaches_the_next_session_from_the_pool(
         assert all(sandbox is not a for sandbox in pooled(backend))  # never handed back
 
         b = await backend.create("tenant-b")
-        assert b.dir != a_dir
+        await b.shell("true", 10)
+        assert b.dir != a_dir and b.dir.name.startswith("warm-")
         assert (await b.list_directory("/workspace")) == []
         assert not [e for e in await b.list_directory("/tmp") if e.name == "a.txt"]
         run = await b.run_code(
@@ -147,10 +164,13 @@ async def test_a_pooled_sandbox_waits_at_low_priority_and_its_session_runs_at_no
         pytest.skip("only root can give a process its priority back; no nicing without it")
     async with warm_backend(root, mode, 1) as backend:
         [ready] = pooled(backend)
-        assert ready.agent_pid is not None
-        assert os.getpriority(os.PRIO_PROCESS, ready.agent_pid) == 10
+        pid = ready.agent_pid
+        assert pid is not None
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 10
         sandbox = await backend.create("w-prio")
-        assert os.getpriority(os.PRIO_PROCESS, ready.agent_pid) == 0
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 10  # not taken yet
+        await sandbox.shell("true", 10)
+        assert sandbox.agent_pid == pid and os.getpriority(os.PRIO_PROCESS, pid) == 0
         code = "import os, subprocess\nos.nice(0), subprocess.check_output(['nice'], text=True)"
         run = await sandbox.run_code(code, "python", 10)
         assert run.results[0]["text/plain"] == "(0, '0\\n')"
@@ -164,9 +184,10 @@ async def test_sessions_that_need_their_own_mounts_or_a_browser_start_their_own(
         mounted = await backend.create("w-mount", ["/data/ctx"])
         browser = await backend.create("w-browser", browser=True)
         inside = await backend.create("w-inside", ["/workspace/ctx"])  # no mount of its own
-        assert not mounted.started and mounted is not ready
-        assert not browser.started and browser is not ready
-        assert inside is ready
+        for sandbox in (mounted, browser, inside):
+            await sandbox.shell("true", 10)
+        assert mounted.dir != ready.dir and browser.dir != ready.dir
+        assert inside.dir == ready.dir
 
 
 async def test_a_pooled_sandbox_that_died_is_never_handed_out_and_is_replaced(
@@ -177,14 +198,15 @@ async def test_a_pooled_sandbox_that_died_is_never_handed_out_and_is_replaced(
         assert dead.agent_pid is not None
         os.killpg(dead.agent_pid, signal.SIGKILL)
         await until(lambda: not dead.started, 10)
+        dead_pid, dead_dir = dead.agent_pid, dead.dir
         session = await backend.create("w-after-crash")
-        assert session is not dead and not session.started  # a cold start, not the corpse
+        run = await session.run_code("6 * 7", "python", 10)  # a cold start, not the corpse
+        assert run.results[0]["text/plain"] == "42"
+        assert session.agent_pid != dead_pid and session.dir != dead_dir
         pool = backend.warm_pool
         await until(lambda: pool.replaced_total == 1 and pool.ready == 1)
-        assert not dead.dir.exists()
+        assert not dead_dir.exists()
         assert pooled(backend)[0] is not dead and pooled(backend)[0].started
-        run = await session.run_code("6 * 7", "python", 10)
-        assert run.results[0]["text/plain"] == "42"
 
 
 async def test_closing_the_backend_ends_every_pooled_sandbox(root: Path, mode: str) -> None:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import math
 import os
 import re
 import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,9 @@ FILE_OP_TIMEOUT_S = 120.0
 # The scheduling priority a warm sandbox starts at (as root): below live sessions' work, so a
 # refill never slows them; restored to the server's when a session takes the sandbox.
 WARM_NICENESS = 10
+# After a session's own sandbox started its agent, how long a warm refill still waits: the
+# session's first cell starts its kernel right after (~5-20 ms, more on a loaded machine).
+COLD_START_QUIET_S = 1.0
 # Events a streaming run may have on their way to the server before its consumer took them:
 # the most the server holds of one run (AgentChannel's inbox), however slow the consumer.
 STREAM_CREDITS = 8
@@ -129,13 +134,29 @@ class LocalSandbox:
     def session_id(self) -> str:
         return self._session_id
 
-    def adopt(self, session_id: str) -> None:
-        """A warm sandbox becomes `session_id`'s (and only that session's, until its end);
-        its processes get the server's scheduling priority back."""
-        self._session_id = session_id
-        self.warm = False
+    def _move_in(self, warm: LocalSandbox) -> None:
+        """Takes over a warm sandbox — its directories, uid, cgroup, agent and kernel: from
+        now on it is this session's sandbox, and only this session's, until it ends. Its
+        processes get the server's scheduling priority back. Called with the start lock held,
+        before this session made anything of its own."""
+        lease = self._backend._uid_lease
+        if self._uid is not None and lease is not None:
+            lease.give_back(self._uid)  # the uid taken at create was never used
+        self._uid, self.dir, self._agent = warm._uid, warm.dir, warm._agent
+        self._cgroups, self._net = warm._cgroups, warm._net
+        self._dirs_made = True
+        # The warm object is an empty shell now: nothing of it is closed or removed again.
+        warm._closed, warm._agent, warm._cgroups, warm._uid = True, None, None, None
+        warm._net = NamespaceSockets()
         if self._agent is not None and self._backend._nice_warm:
             restore_priority(self._agent.process.pid)
+
+    @property
+    def poolable(self) -> bool:
+        """Whether a warm sandbox fits this session: a code-space session whose sync paths
+        need no mount of their own (bubblewrap's mounts are fixed when it starts); a browser
+        session has limits of its own."""
+        return not (self.warm or self.browser or self.sync_binds)
 
     async def warm_up(self) -> None:
         """Starts the agent and the python kernel, ahead of a session's first call."""
@@ -163,21 +184,26 @@ class LocalSandbox:
         async with self._start_lock:
             if self._closed:
                 raise SandboxError("the session's sandbox is closed")
+            await self._ensure_dirs()  # on first use, this may take a warm sandbox, agent and all
             if self._agent is not None and self._agent.alive:
                 return self._agent
             if self._agent is not None:
                 await self._agent.kill(self._uid)
                 self._agent = None
-            await self._ensure_dirs()
-            self._backend._starting += not self.warm
-            try:
+            if self.warm:
                 self._agent = await self._backend._start_agent(self)
-            finally:
-                self._backend._starting -= not self.warm
+            else:
+                with self._backend._cold_start():
+                    self._agent = await self._backend._start_agent(self)
             return self._agent
 
     async def _ensure_dirs(self) -> None:
-        # Called with the start lock held.
+        """The session's directories, on its first use: a warm sandbox's when one is ready
+        and fits, else its own, made now. Called with the start lock held."""
+        if not self._dirs_made and self.poolable:
+            warm = self._backend._warm.take()
+            if warm is not None:
+                self._move_in(warm)
         if not self._dirs_made:
             make = partial(self._backend._make_dirs, self.dir, self._uid, self.sync_binds)
             await anyio.to_thread.run_sync(make)
@@ -455,9 +481,12 @@ class LocalBackend:
         self._closed = False
         self._runtimes = find_runtimes(mode)
         self._cgroup_root = Cgroups.setup(root.name) if cgroups and self._is_root else None
-        self._starting = 0  # sessions' sandboxes starting now (a warm refill waits for them)
-        self._warm = WarmPool(warm_sandboxes, self._start_warm, busy=lambda: self._starting > 0)
-        # Only root can give a process its priority back (`LocalSandbox.adopt`).
+        # Sessions' own sandboxes starting now, and when the last one's agent was up (its
+        # kernel starts right after, with its first cell): a warm refill waits for both.
+        self._cold_starts = 0
+        self._last_cold_start = -math.inf
+        self._warm = WarmPool(warm_sandboxes, self._start_warm, busy=self._cold_starts_running)
+        # Only root can give a process its priority back (`LocalSandbox._move_in`).
         self._nice_warm = self._is_root
         try:
             self._prepare()
@@ -503,14 +532,6 @@ class LocalBackend:
         if session_id in self._sandboxes:
             raise SandboxError(f"a sandbox for session {session_id} exists already")
         checked = [checked_sync_path(path) for path in sync_paths]
-        # A warm sandbox fits a code-space session whose sync paths need no mount of their
-        # own (bubblewrap's mounts are fixed at its start); a browser session has its own
-        # limits.
-        warm = None if browser or any(map(needs_bind, checked)) else self._warm.take()
-        if warm is not None:
-            warm.adopt(session_id)
-            self._sandboxes[session_id] = warm
-            return warm
         uid = self._uid_lease.take() if self._uid_lease is not None else None
         sandbox = LocalSandbox(self, session_id, uid, checked, browser=browser)
         self._sandboxes[session_id] = sandbox
@@ -519,6 +540,22 @@ class LocalBackend:
     async def keep_warm(self) -> None:
         if self._warm.size:
             await self._warm.run()
+
+    @contextlib.contextmanager
+    def _cold_start(self) -> Iterator[None]:
+        self._cold_starts += 1
+        try:
+            yield
+        finally:
+            self._cold_starts -= 1
+            self._last_cold_start = time.monotonic()
+
+    def _cold_starts_running(self) -> bool:
+        """Whether a session's own sandbox is starting, or started its agent within the last
+        COLD_START_QUIET_S (its kernel starts then): a warm refill waits meanwhile."""
+        if self._cold_starts:
+            return True
+        return time.monotonic() - self._last_cold_start < COLD_START_QUIET_S
 
     async def _start_warm(self) -> LocalSandbox:
         """A new warm sandbox, started (its directories, agent and kernel) under a pool key."""

@@ -283,10 +283,11 @@ class SandboxBackend(Protocol):
     async def create(
         self, session_id: str, sync_paths: Sequence[str] = (), *, browser: bool = False
     ) -> Sandbox:
-        """Makes the session's record. Cheap: no process is started yet, or a sandbox
-        started ahead of demand is taken (a warm one: it serves this session only). `sync_paths` are
-        absolute paths where contexts are mounted (`bwrap.checked_sync_path`): each exists
-        in the sandbox, belongs to the session, and is reachable by the file tools.
+        """Makes the session's record. Cheap: no process is started yet (its first call
+        starts one, or takes a warm sandbox started ahead of demand, for this session only).
+        `sync_paths` are absolute paths where contexts are mounted
+        (`bwrap.checked_sync_path`): each exists in the sandbox, belongs to the session, and
+        is reachable by the file tools.
         `browser`: a browser session (`SandboxLimits.for_browser`, Chromium allowed)."""
 
     async def keep_warm(self) -> None:

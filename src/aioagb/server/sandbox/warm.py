@@ -2,10 +2,12 @@
 finds its agent and python kernel running (docs/sandbox.md, "Warm sandboxes").
 
 A warm sandbox is an ordinary `LocalSandbox` under a pool key instead of a session id: its own
-directories, uid, cgroup and namespaces, and nothing in them but what its start made. A create
-takes one and it becomes that session's, for good: it serves one session only and is destroyed
-with it, like every sandbox. So nothing of one tenant can reach another through the pool; a
-sandbox is never handed back.
+directories, uid, cgroup and namespaces, and nothing in them but what its start made. A
+session's first use (its first call, or the first copy of context files into it) takes one,
+and it becomes that session's for good: it serves one session only and is destroyed with it,
+like every sandbox. So nothing of one tenant can reach another through the pool; a sandbox is
+never handed back. Sessions that stay idle take none: they cost no process, as without a
+pool.
 
 The pool refills in the background, one start at a time and within a CPU budget, so that
 refilling never competes with live sessions: it waits while sessions' own sandboxes are
