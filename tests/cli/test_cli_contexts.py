@@ -33,7 +33,9 @@ def test_create_prints_the_id_and_is_get_or_create(cli: Cli) -> None:
     assert set(item) == {"id", "name", "created_at", "last_used_at"}
 
 
-def test_upload_files_download(cli: Cli, tmp_path: Path) -> None:
+def test_context_upload_lists_and_downloads_the_same_bytes_and_no_overwrite_refuses(
+    cli: Cli, tmp_path: Path
+) -> None:
     """A file stored under an absolute path, listed under its folder, fetched back."""
     context(cli, "create", "data")
     local = tmp_path / "model.bin"
@@ -104,7 +106,9 @@ def test_unknown_context_is_one_error_line(cli: Cli, tmp_path: Path) -> None:
     assert "no context with the id 'SdkCtx-missing'" in line
 
 
-def test_usage_errors_and_missing_key(cli: Cli, tmp_path: Path) -> None:
+def test_context_usage_errors_exit_2_and_a_missing_key_is_one_error_line(
+    cli: Cli, tmp_path: Path
+) -> None:
     missing = context(cli, "upload", "data", str(tmp_path / "nope"), "/data/a")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
     both = context(cli, "ls", "--local")  # with --endpoint/--api-key from the helper

@@ -106,7 +106,7 @@ def test_exec_timeout_ends_the_command(cli: Cli) -> None:
     assert result.stderr == "aioagb: command timed out after 0.5 s; raise --timeout\n"
 
 
-def test_exec_with_local(cli: Cli) -> None:
+def test_exec_local_runs_the_command_in_its_own_local_server(cli: Cli) -> None:
     result = cli("exec", "--local", "uname", "-s", target=False)
     assert (result.exit_code, result.stdout) == (0, "Linux\n")
 

@@ -64,7 +64,7 @@ def test_stream_beta_delivers_chunks_while_the_cell_runs(session: Session) -> No
     assert result.request_id  # the invocation id
 
 
-def test_stream_beta_results_and_errors(session: Session) -> None:
+def test_stream_beta_returns_rich_results_and_reports_an_error_once(session: Session) -> None:
     results = session.code.run(
         "from IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))\n6 * 7",
         "python",
@@ -137,7 +137,7 @@ def test_cancel_raises_at_once_and_a_cancel_frame_interrupts_the_cell(session: S
     assert after.success and after.results[0].text == "('yes', False)"
 
 
-def test_every_rich_result_type(session: Session) -> None:
+def test_each_rich_display_type_yields_one_result_of_its_kind(session: Session) -> None:
     show = "from IPython.display import display, "
     cells = {
         "html": f"{show}HTML\ndisplay(HTML('<h1>Hello HTML</h1>'))",
@@ -178,7 +178,9 @@ def test_charts_from_mimebundles_are_dicts(session: Session, version: str) -> No
     assert result.results[0].chart == {"data": "mock", "mark": "bar"}
 
 
-def test_display_id_await_and_shell_escapes(session: Session) -> None:
+def test_display_updates_replace_in_place_and_await_and_shell_escapes_work(
+    session: Session,
+) -> None:
     updated = session.code.run(
         "from IPython.display import display\nh = display('one', display_id=True)\nh.update('two')",
         "python",

@@ -89,7 +89,7 @@ def test_context_create_get_list_rename_and_delete_with_official_quirks(agb: AGB
     assert not agb.context.get(name + "-renamed").success
 
 
-def test_clear_and_its_status_polling(agb: AGB) -> None:
+def test_clear_empties_the_context_keeps_it_usable_and_fails_for_a_missing_one(agb: AGB) -> None:
     context = _context(agb, "clear")
     url = agb.context.get_file_upload_url(context.id, "/tmp/c.txt").url
     assert requests.put(url, data=b"to be cleared", timeout=30).status_code == 200
@@ -176,7 +176,7 @@ def test_sync_with_white_lists_then_delete_with_sync_context(agb: AGB) -> None:
         agb.delete(second, sync_context=True)
 
 
-def test_sync_of_one_context_and_path(agb: AGB) -> None:
+def test_sync_of_one_context_and_path_succeeds_and_a_context_id_alone_is_refused(agb: AGB) -> None:
     context = _context(agb, "one")
     session = create(agb, context_syncs=[ContextSync.new(context.id, "/tmp/one", SyncPolicy())])
     try:
@@ -194,7 +194,9 @@ def test_sync_of_one_context_and_path(agb: AGB) -> None:
 
 
 @pytest.mark.parametrize("mode", [UploadMode.FILE, UploadMode.ARCHIVE])
-def test_file_and_archive_modes(agb: AGB, mode: UploadMode) -> None:
+def test_file_mode_stores_the_file_archive_mode_one_zip_and_both_restore_it(
+    agb: AGB, mode: UploadMode
+) -> None:
     context = _context(agb, mode.value.lower())
     path = f"/tmp/{mode.value.lower()}-mode-test"
     policy = SyncPolicy(upload_policy=UploadPolicy(upload_mode=mode))
@@ -269,7 +271,9 @@ def test_browser_extensions_upload_list_and_unpack(agb: AGB, tmp_path: Path) -> 
     assert [e.id for e in service.list()] == [extension.id]
 
 
-def test_file_transfer_upload_and_download(agb: AGB, session: Session, tmp_path: Path) -> None:
+def test_upload_and_download_move_exact_bytes_and_report_local_errors(
+    agb: AGB, session: Session, tmp_path: Path
+) -> None:
     transfer = session.file.transfer_path()
     assert transfer == "/tmp/file_transfer"
     local = tmp_path / "in.bin"

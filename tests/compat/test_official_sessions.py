@@ -89,7 +89,7 @@ def test_set_labels_replaces_the_whole_set(session: Session) -> None:
     assert session.get_labels().data == {"c": "3"}
 
 
-def test_keep_alive_and_status(session: Session) -> None:
+def test_keep_alive_succeeds_and_the_status_is_running(session: Session) -> None:
     assert session.keep_alive().success
     assert session.get_status().status == "RUNNING"
 

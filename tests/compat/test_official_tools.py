@@ -77,7 +77,7 @@ def test_binary_files_read_as_bytes(session: Session) -> None:
     assert session.file.read("/workspace/empty.bin", format="bytes").content == b""
 
 
-def test_directories_info_move_remove(session: Session) -> None:
+def test_directory_listing_info_move_and_remove_reflect_the_file_system(session: Session) -> None:
     assert session.file.mkdir("/workspace/d/empty/deeper").success
     empty = session.file.list("/workspace/d/empty/deeper")
     assert empty.success and empty.entries == []

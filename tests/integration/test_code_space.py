@@ -141,7 +141,7 @@ async def test_every_rich_type_comes_back(session: AsyncSession) -> None:
     assert by_kind["png"][0].png.startswith("iVBOR")  # base64 of a PNG header
 
 
-async def test_notebook_conveniences(session: AsyncSession) -> None:
+async def test_python_cells_allow_top_level_await_and_shell_escapes(session: AsyncSession) -> None:
     awaited = await session.code.run("import asyncio\nawait asyncio.sleep(0)\n'awaited'", "python")
     assert awaited.success and awaited.result == "'awaited'"
     shell = await session.code.run("!echo from-shell", "python")

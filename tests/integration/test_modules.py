@@ -100,7 +100,9 @@ async def test_file_read_bytes_returns_a_binary_file_intact(session: AsyncSessio
     assert hashlib.sha256(blob.content).hexdigest() == made.stdout.split()[0]
 
 
-async def test_directory_operations(session: AsyncSession) -> None:
+async def test_file_tools_create_list_find_move_edit_and_remove_within_a_directory(
+    session: AsyncSession,
+) -> None:
     assert (await session.file.mkdir("/tmp/d/sub")).success
     listing = await session.file.list("/tmp/d")
     assert listing.success

@@ -148,7 +148,7 @@ async def test_explicit_sync_with_auto_upload_off(agb: AsyncAGB) -> None:
         assert not (await second.file.info(f"{STATE}/b.txt")).success
 
 
-async def test_delete_with_sync_context(agb: AsyncAGB) -> None:
+async def test_delete_with_sync_context_saves_the_files_for_the_next_session(agb: AsyncAGB) -> None:
     ctx = await new_context(agb)
     first = await agb.open_session(mounting(ctx))
     await first.file.write(f"{STATE}/a.txt", "a")

@@ -89,7 +89,7 @@ async def test_lifecycle_basic_usage_keeps_the_session_alive_then_deletes_it(
     assert local_server.live_sessions(api_key) == 0
 
 
-async def test_lifecycle_manual_deletion(
+async def test_lifecycle_manual_deletion_in_finally_leaves_no_live_session(
     agb: AsyncAGB, local_server: LocalServer, api_key: str
 ) -> None:
     session = (await agb.create(CreateSessionParams(image_id="agb-code-space-1"))).session
@@ -103,7 +103,7 @@ async def test_lifecycle_manual_deletion(
     assert local_server.live_sessions(api_key) == 0
 
 
-async def test_lifecycle_handle_keep_alive_failures(agb: AsyncAGB) -> None:
+async def test_lifecycle_keep_alive_on_a_released_session_reports_not_found(agb: AsyncAGB) -> None:
     session = (await agb.create(CreateSessionParams(image_id="agb-code-space-1"))).session
     await agb.delete(session)
     printed = []
@@ -116,7 +116,9 @@ async def test_lifecycle_handle_keep_alive_failures(agb: AsyncAGB) -> None:
     assert printed and "not found" in printed[0].lower()
 
 
-async def test_labels_guide(agb: AsyncAGB) -> None:
+async def test_labels_set_on_create_filter_the_list_and_set_labels_replaces_them(
+    agb: AsyncAGB,
+) -> None:
     # --- docs/session/labels.md, "Set labels on creation" ---
     session = (
         await agb.create(
@@ -158,7 +160,9 @@ async def test_labels_guide(agb: AsyncAGB) -> None:
         await agb.delete(session)
 
 
-async def test_list_guide(agb: AsyncAGB) -> None:
+async def test_list_pages_ten_by_default_page_two_has_the_rest_and_labels_filter(
+    agb: AsyncAGB,
+) -> None:
     labels = {"project": "demo", "environment": "testing"}
     created = [
         (await agb.create(CreateSessionParams(image_id="agb-code-space-1", labels=labels))).session
@@ -198,7 +202,7 @@ async def test_list_guide(agb: AsyncAGB) -> None:
             await agb.delete(session)
 
 
-async def test_info_guide(session: AsyncSession) -> None:
+async def test_info_returns_the_session_id_and_a_resource_url(session: AsyncSession) -> None:
     seen = {}
     # --- docs/session/info.md, "Quickstart" ---
     info_result = await session.info()

@@ -92,7 +92,7 @@ async def test_a_closed_client_refuses_calls(
             pass
 
 
-async def test_open_session_and_aclose(
+async def test_open_session_starts_a_session_and_aclose_deletes_it_idempotently(
     agb: AsyncAGB, params: CreateSessionParams, local_server: LocalServer, api_key: str
 ) -> None:
     session = await agb.open_session(params)

@@ -124,7 +124,9 @@ async def test_cell_that_ignores_interrupts_is_killed_and_the_kernel_restarts(
     assert after.results[0]["text/plain"] == "False"
 
 
-async def test_subprocess_output_and_kernel_exit(sandbox: LocalSandbox) -> None:
+async def test_child_process_output_is_captured_and_a_dead_kernel_restarts(
+    sandbox: LocalSandbox,
+) -> None:
     out = await sandbox.run_code("import os\nos.system('echo from-child')", "python", 10)
     assert out.stdout == ["from-child\n"]
     died = await sandbox.run_code("import os\nos._exit(3)", "python", 10)

@@ -47,7 +47,9 @@ def test_a_wrapped_snippet_keeps_the_users_line_numbers() -> None:
     assert lines[2].endswith("{ int x = 1;") and lines[3] == "System.out.println(x);"
 
 
-async def test_java_compile_and_runtime_errors(sandbox: LocalSandbox) -> None:
+async def test_java_errors_name_the_compile_error_line_or_the_exception(
+    sandbox: LocalSandbox,
+) -> None:
     compile_error = await sandbox.run_code('System.out.println("x")\nint y = 2;', "java", 30)
     assert compile_error.error == "CompilationError: line 1: ';' expected"
     assert "error" in "".join(compile_error.stderr)
@@ -66,7 +68,9 @@ async def test_java_and_r_time_out_like_python(sandbox: LocalSandbox) -> None:
     assert (await sandbox.run_code('cat("ok\\n")', "r", 30)).stdout == ["ok\n"]
 
 
-async def test_r_output_messages_and_errors(sandbox: LocalSandbox) -> None:
+async def test_r_output_goes_to_stdout_messages_to_stderr_and_errors_read_like_r(
+    sandbox: LocalSandbox,
+) -> None:
     code = (
         'cat("Hello from R!\\n")\n'
         "df <- data.frame(x = 1:2, y = c('a', 'b'))\n"

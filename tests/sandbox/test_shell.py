@@ -6,14 +6,16 @@ from aioagb._protocol import SHELL_TIMEOUT_EXIT_CODE
 from aioagb.server.sandbox import LocalSandbox
 
 
-async def test_stdout_stderr_and_exit_code(sandbox: LocalSandbox) -> None:
+async def test_shell_returns_stdout_stderr_and_the_exit_code(sandbox: LocalSandbox) -> None:
     out = await sandbox.shell("echo out; echo err >&2; exit 3", 10)
     assert (out.stdout, out.stderr, out.exit_code, out.timed_out) == ("out\n", "err\n", 3, False)
     ok = await sandbox.shell("true", 10)
     assert ok.exit_code == 0 and ok.stdout == "" and ok.stderr == ""
 
 
-async def test_cwd_envs_and_home(sandbox: LocalSandbox) -> None:
+async def test_shell_cwd_is_under_the_workspace_envs_apply_and_home_is_the_workspace(
+    sandbox: LocalSandbox,
+) -> None:
     await sandbox.create_directory("/workspace/sub")
     command = 'echo "$GREETING"; ls -d "$PWD"'
     out = await sandbox.shell(command, 10, cwd="sub", envs={"GREETING": "hi"})

@@ -62,7 +62,7 @@ async def test_plus_in_query_is_a_space(api: Api) -> None:
     assert [item["sessionId"] for item in reply.data] == [session_id]
 
 
-async def test_unknown_route_and_wrong_method(api: Api) -> None:
+async def test_unknown_routes_answer_404_and_wrong_methods_405(api: Api) -> None:
     assert_error(await api.call("GET", "/nope"), 404, "InvalidAction.NotFound")
     assert_error(await api.call("POST", "/mcp/doesNotExist"), 404)
     assert_error(await api.call("GET", p.PATH_CREATE_SESSION), 405)

@@ -328,7 +328,9 @@ async def test_a_recycle_policy_gives_synced_files_an_expiry(sandbox_api: Api) -
     assert logs.expires_at - logs.modified_at == pytest.approx(3 * 86_400, abs=5)
 
 
-async def test_the_file_transfer_context(sandbox_api: Api) -> None:
+async def test_file_transfer_context_is_stable_hidden_carries_files_and_goes_with_its_session(
+    sandbox_api: Api,
+) -> None:
     api = sandbox_api
     session_id = await api.create()
     params = {"sessionId": session_id, "contextTypes": json.dumps(["file_transfer"])}

@@ -60,7 +60,9 @@ async def test_run_code_reports_python_errors_and_unsupported_or_missing_languag
     assert reply.data["isError"] is True and "not available" in only_text(reply.data)
 
 
-async def test_shell_success_and_failure_payloads(api: Api) -> None:
+async def test_shell_failure_is_an_is_error_payload_with_error_code_in_a_200_reply(
+    api: Api,
+) -> None:
     sid = await api.create()
     ok = json.loads(await api.tool_text(sid, "shell", {"command": "echo hi", "timeout_ms": 5000}))
     assert ok["stdout"] == "hi\n" and ok["exit_code"] == 0
@@ -102,7 +104,7 @@ async def test_args_must_be_a_json_string_of_an_object(api: Api) -> None:
         assert_error(await api.call("POST", p.PATH_CALL_TOOL, body=body), 400)
 
 
-async def test_unknown_and_desktop_tools(api: Api) -> None:
+async def test_unknown_tools_and_desktop_tools_answer_400_with_distinct_codes(api: Api) -> None:
     sid = await api.create()
     assert_error(await api.tool(sid, "no_such_tool", {}), 400, "InvalidTool.NotFound")
     reply = await api.tool(sid, "screenshot", {})

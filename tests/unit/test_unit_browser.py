@@ -149,7 +149,7 @@ async def test_initialize_refuses_what_is_not_an_option(session: AsyncSession) -
         ),
     ],
 )
-async def test_get_link_request(
+async def test_get_link_sends_only_the_given_port_and_protocol_and_returns_the_url(
     wire: Wire, session: AsyncSession, kwargs: dict[str, Any], query: str
 ) -> None:
     wire.ok("GET", p.PATH_GET_LINK, {"url": "http://link/"}, rid="r-link")
@@ -313,7 +313,7 @@ async def test_a_browser_context_adds_the_official_mounts_in_order(
     assert [s.path for s in session.context_syncs][-1] == "/tmp/agb_browser_data"
 
 
-def test_browser_context_validation() -> None:
+def test_browser_context_and_session_params_reject_invalid_arguments() -> None:
     with pytest.raises(InvalidArgumentError):
         BrowserContext("")
     with pytest.raises(InvalidArgumentError):

@@ -81,7 +81,9 @@ def test_blank_key_or_endpoint_is_ignored(monkeypatch: pytest.MonkeyPatch, blank
         ("  sdk-api.agb.cloud  ", "https://sdk-api.agb.cloud"),
     ],
 )
-def test_endpoint_normalisation(given: str, base: str) -> None:
+def test_endpoint_defaults_to_https_and_drops_spaces_and_a_trailing_slash(
+    given: str, base: str
+) -> None:
     assert AsyncAGB("k", endpoint=given).config.endpoint == base
 
 
@@ -95,7 +97,9 @@ def test_endpoint_normalisation(given: str, base: str) -> None:
         (None, 60.0),  # §1.1 default: 60 000 ms
     ],
 )
-def test_timeout_from_environment(monkeypatch: pytest.MonkeyPatch, ms: str | None, seconds: float):
+def test_agb_timeout_ms_sets_the_request_timeout_keeping_fractions(
+    monkeypatch: pytest.MonkeyPatch, ms: str | None, seconds: float
+):
     if ms is not None:
         monkeypatch.setenv("AGB_TIMEOUT_MS", ms)
     assert AsyncAGB("k").config.request_timeout_s == seconds

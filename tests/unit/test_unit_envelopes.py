@@ -253,7 +253,7 @@ async def test_get_session_reports_the_real_http_status_and_code(wire: Wire, agb
     assert (result.data.app_instance_id, result.data.resource_id) == ("ai", "ri")
 
 
-async def test_get_failure_text(wire: Wire, agb: AsyncAGB):
+async def test_get_failure_reads_failed_to_get_session_with_its_id(wire: Wire, agb: AsyncAGB):
     """§3.2 and §9: "Failed to get session <id>: <message>"."""
     wire.route("POST", "/mcp/getSession", status=400, payload=not_found("r-nf"))
     result = await agb.get("s-404")
@@ -309,7 +309,9 @@ async def test_list_page_beyond_the_end(wire: Wire, agb: AsyncAGB):
     assert len(wire.sent) == 1
 
 
-async def test_list_preliminary_failure(wire: Wire, agb: AsyncAGB):
+async def test_list_with_a_failing_preliminary_page_reports_cannot_reach_page(
+    wire: Wire, agb: AsyncAGB
+):
     """§3.4 step 3: a failing preliminary page -> "Cannot reach page N: <message>"."""
     wire.ok("GET", "/sdk/ListSession", None, rid="r-x", env={"success": False, "message": "m"})
     result = await agb.list(page=3)
@@ -360,7 +362,9 @@ async def test_info_looks_at_the_http_status_only(wire: Wire, session: AsyncSess
     assert result.data["ticket"] == "t" and result.data["resource_type"] == ""
 
 
-async def test_info_without_data(wire: Wire, session: AsyncSession):
+async def test_info_with_empty_data_reports_no_resource_data_found(
+    wire: Wire, session: AsyncSession
+):
     """§3.11: HTTP 200 with empty data -> "No resource data found in response"."""
     wire.ok("POST", "/mcp/getMcpResource", {})
     result = await session.info()
@@ -560,7 +564,9 @@ async def test_tool_error_is_a_tool_error(wire: Wire, session: AsyncSession):
     assert dead.error_message == "Resource [Session] is not found"
 
 
-async def test_tool_payload_extraction(wire: Wire, session: AsyncSession):
+async def test_tool_data_joins_the_text_items_else_takes_the_first_image(
+    wire: Wire, session: AsyncSession
+):
     """§4.2 [verified]: join the text of every `type: text` item with a newline; ignore other
     items; without text, the first image's data."""
     content = [
@@ -626,7 +632,9 @@ async def test_code_run_reads_every_mime_type_and_the_logs_of_the_new_format(
     assert double.text == "double" and plain.text == "plain"
 
 
-async def test_code_execution_error(wire: Wire, session: AsyncSession):
+async def test_code_execution_error_fails_with_its_message_and_an_execution_error(
+    wire: Wire, session: AsyncSession
+):
     """§4.3: executionError -> failure, error_message and error(name ExecutionError)."""
     payload = {"result": [], "stdout": [], "stderr": ["Traceback..."], "executionError": "E: x"}
     result = await run_with(wire, session, payload, rid="r-e")
@@ -680,7 +688,9 @@ async def test_code_other_payload_shapes(
     )
 
 
-async def test_code_empty_payload(wire: Wire, session: AsyncSession):
+async def test_code_run_with_an_empty_payload_fails_with_no_data_returned(
+    wire: Wire, session: AsyncSession
+):
     """§4.3: an empty payload is a failure, "No data returned"."""
     result = await run_with(wire, session, "")
     assert (result.success, result.error_message) == (False, "No data returned")

@@ -110,7 +110,9 @@ async def test_cancelled_create_wait_deletes_the_session(wire: Wire, agb: AsyncA
 
 
 @pytest.mark.parametrize("via_client", [False, True])
-async def test_delete_with_sync_context(wire: Wire, agb: AsyncAGB, via_client: bool) -> None:
+async def test_delete_with_sync_context_syncs_polls_until_done_then_deletes(
+    wire: Wire, agb: AsyncAGB, via_client: bool
+) -> None:
     """§13.8: SyncContext?sessionId (nothing else), GetContextInfo?sessionId until the tasks
     end, then the delete of §3.7."""
     wire.ok("POST", "/sdk/SyncContext")

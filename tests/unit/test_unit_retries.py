@@ -394,7 +394,7 @@ def request_timeouts(wire: Wire) -> list[float]:
     return [sent.timeout for sent in wire.sent]
 
 
-async def test_request_timeout_per_call(wire: Wire):
+async def test_a_call_waits_the_client_timeout_unless_its_own_is_longer_or_given(wire: Wire):
     """The request timeout is the client's, except for calls whose execution timeout is
     longer: they wait for it plus 10 s (docs/sdk.md "Three timeouts"); the official
     per-call timeouts of call_mcp_tool are milliseconds, each at least 1 s."""

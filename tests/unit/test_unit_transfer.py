@@ -391,7 +391,7 @@ def names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-async def test_download_without_overwrite(
+async def test_download_without_overwrite_fails_before_sending_and_keeps_the_file(
     wire: Wire, session: AsyncSession, store: Store, tmp_path: Path
 ) -> None:
     """§14.3: an existing file with overwrite=False fails; checked here before anything is
