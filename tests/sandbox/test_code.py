@@ -34,6 +34,21 @@ async def test_runtime_error_is_a_result_with_traceback_in_stderr(sandbox: Local
     assert syntax.error is not None and syntax.error.startswith("SyntaxError")
 
 
+async def test_a_cells_syntax_error_shows_the_cell_not_the_kernels_parser(
+    sandbox: LocalSandbox,
+) -> None:
+    for prelude in ("", "from IPython.display import display\n"):  # both kernels
+        run = await sandbox.run_code(prelude + "x = (1,\nprint('a'", "python", 10)
+        trace = "".join(run.stderr)
+        assert run.error is not None and run.error.startswith("SyntaxError")
+        assert "ast.py" not in trace and "Traceback" not in trace, trace
+        assert trace.strip().endswith("SyntaxError: '(' was never closed")
+        assert 'File "<cell' in trace
+    raised = await sandbox.run_code("compile('x(', 'made-by-the-cell', 'exec')", "python", 10)
+    # A SyntaxError the cell raises at run time keeps the cell's frame.
+    assert "Traceback" in "".join(raised.stderr) and "made-by-the-cell" in "".join(raised.stderr)
+
+
 async def test_comment_only_program_succeeds(sandbox: LocalSandbox) -> None:
     out = await sandbox.run_code("# comment", "python", 10)
     assert out.error is None and out.results == [] and out.stdout == []

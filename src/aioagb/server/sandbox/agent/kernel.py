@@ -221,7 +221,10 @@ class Kernel:
             import traceback  # only for a failed cell: ~2 ms of the kernel's start otherwise
 
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return error, "".join(traceback.format_exception(type(exc), exc, _user_frames(exc)))
+            # The cell's own syntax error has no frame of the user's: only the parser's.
+            own_syntax = isinstance(exc, SyntaxError) and exc.filename == name
+            frames = None if own_syntax else _user_frames(exc)
+            return error, "".join(traceback.format_exception(type(exc), exc, frames))
         return None, None
 
     def _evaluate(self, code: types.CodeType) -> Any:
