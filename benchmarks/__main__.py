@@ -490,8 +490,8 @@ def _e2e_rows(e: dict[str, Any]) -> list[Row]:
             piped = f["aioagb_pipelined_s"]
             rows.append(
                 Row(
-                    f"{name}, {pool}, aioagb pipelined (each session created, run, deleted "
-                    "in turn, C at a time)",
+                    f"{name}, {pool}, aioagb pipelined (agb.map_sessions: each session "
+                    "created, run, deleted in turn, C at a time)",
                     _s(piped),
                     f"aioagb (agb.sessions) {_s(sdk)}; official SDK {_s(official)}",
                     f"{piped / limit:.2f}x the limit; official SDK's time / this "

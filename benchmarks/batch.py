@@ -2,8 +2,8 @@
 
 (a) aioagb: `agb.sessions(params, count=N, concurrency=C)`, then one `code.run` per session
     under a `CapacityLimiter(C)`, then the concurrent delete on leaving the block;
-(a') aioagb pipelined: N tasks under a `CapacityLimiter(C)`, each its own `agb.session()`,
-    `code.run` and delete in turn (as the threads of (c) do, C at a time);
+(a') aioagb pipelined: `agb.map_sessions(fn, range(N), params, concurrency=C)`, each task
+    its own session's create, `code.run` and delete in turn (as the threads of (c) do);
 (b) the official `agbcloud-sdk`, one session after another, on a smaller N, scaled to N;
 (c) the official SDK in a `ThreadPoolExecutor(threads)`, on N;
 (d) the physical limit: ceil(N / C) rounds of create + tool call + release latency.
@@ -65,19 +65,15 @@ def aioagb_batch(server: ServerProcess, count: int, concurrency: int) -> float:
 
 async def _aioagb_pipelined(server: ServerProcess, count: int, concurrency: int) -> float:
     params = CreateSessionParams(image_id=IMAGE, labels={"bench": "batch"})
-    limiter = anyio.CapacityLimiter(concurrency)
 
-    async def one(agb: AsyncAGB) -> None:
-        async with limiter, agb.session(params) as session:
-            result = await session.code.run(SNIPPET, "python")
+    async def one(session: AsyncSession, _index: int) -> None:
+        result = await session.code.run(SNIPPET, "python")
         if not result.success:
             raise RuntimeError(f"run_code failed: {result.error_message}")
 
     async with AsyncAGB(server.api_key, endpoint=server.endpoint) as agb:
         started = time.perf_counter()
-        async with anyio.create_task_group() as tg:
-            for _ in range(count):
-                tg.start_soon(one, agb)
+        await agb.map_sessions(one, range(count), params, concurrency=concurrency)
         return time.perf_counter() - started
 
 

@@ -13,9 +13,9 @@ through `_many`, each handed what it needs.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
@@ -28,6 +28,7 @@ from ._hooks import Hooks
 from ._lifecycle import Lifecycle, LifecycleTimeouts
 from ._many.batch import DEFAULT_CONCURRENCY, BatchResult, create_many, delete_sessions
 from ._many.listing import DEFAULT_PAGE_SIZE, SessionInfo, delete_all, iter_sessions
+from ._many.mapping import map_sessions
 from ._protocol import requests as rq
 from ._protocol.replies import (
     Reply,
@@ -51,6 +52,7 @@ from .errors import (
     SessionCreateError,
     SessionDeleteError,
     TransportError,
+    add_note,
 )
 from .models import (
     CreateSessionParams,
@@ -60,7 +62,7 @@ from .models import (
     SessionListResult,
     SessionResult,
 )
-from .session import AsyncSession, add_note
+from .session import AsyncSession
 from .transports import DEFAULT_CONNECTION_LIMIT, AiohttpTransport, Transport
 
 if TYPE_CHECKING:
@@ -70,6 +72,9 @@ if TYPE_CHECKING:
 DEFAULT_CLEANUP_TIMEOUT_S = 30.0  # bound on a shielded delete during cleanup
 DEFAULT_DELETE_TIMEOUT_S = 300.0  # how long delete polls for "gone", as the seed does
 DEFAULT_ORPHAN_GRACE_S = 3.0
+
+T = TypeVar("T")  # map_sessions' items
+R = TypeVar("R")  # and what its function returns for each
 
 
 class AsyncAGB:
@@ -319,6 +324,37 @@ class AsyncAGB:
                 f"({', '.join(ids)}); they may still exist. First error: {failures[0].error}",
                 session_id=ids[0],
             )
+
+    async def map_sessions(
+        self,
+        fn: Callable[[AsyncSession, T], Awaitable[R]],
+        items: Iterable[T],
+        params: CreateSessionParams,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        return_exceptions: bool = False,
+    ) -> list[R]:
+        """`await fn(session, item)` for each item, each in a session of its own (created,
+        used, then deleted as by `agb.session()`), at most `concurrency` sessions at a time;
+        the results in the items' order.
+
+        Pipelined: each task takes its session from create to delete before the next item,
+        so creates, work and deletes of different items overlap (a `sessions(count=N)`
+        batch does every create first, then the work, then every delete). The first
+        exception cancels the items still running (their sessions are deleted too) and is
+        raised as it is, with a note naming its item; with `return_exceptions=True` nothing
+        is cancelled and a failed item's exception takes its place in the list (typed
+        `list[R]` for the common case; check with `isinstance(r, Exception)`).
+        """
+        _check_params(params)
+        return await map_sessions(
+            self.session,
+            fn,
+            items,
+            params,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+        )
 
     async def delete_sessions(
         self, sessions: Iterable[AsyncSession], *, concurrency: int = DEFAULT_CONCURRENCY

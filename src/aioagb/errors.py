@@ -22,6 +22,7 @@ text here: messages are built from server replies and our own words only.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -236,3 +237,11 @@ class FileTransferError(SessionError):
 class ClearanceTimeoutError(AGBError, TimeoutError):
     """`agb.context.clear()` did not see the context become available in time (the
     official name; the clearing may still finish on the server)."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """`error.add_note(note)`, also on Python 3.10."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        setattr(error, "__notes__", [*getattr(error, "__notes__", []), note])  # noqa: B010

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from ._protocol.replies import Reply, labels_from, reply_error, tool_list_entrie
 from ._results import seed
 from ._sync import SYNC_POLL_ATTEMPTS, SYNC_POLL_INTERVAL_S
 from .context_sync import ContextSync, mounted
-from .errors import AGBError, ContextSyncError, ServerError, SessionDeleteError
+from .errors import AGBError, ContextSyncError, ServerError, SessionDeleteError, add_note
 from .models import (
     DeleteResult,
     EnhancedCodeExecutionResult,
@@ -486,11 +485,3 @@ def _resource_error(reply: Reply) -> str:
     if data.get("isError") is True:
         return str(data.get("errMsg") or "Resource retrieval failed")
     return "Failed to get MCP resource"
-
-
-def add_note(error: BaseException, note: str) -> None:
-    """`error.add_note(note)`, also on Python 3.10."""
-    if sys.version_info >= (3, 11):
-        error.add_note(note)
-    else:  # pragma: no cover - Python 3.10
-        setattr(error, "__notes__", [*getattr(error, "__notes__", []), note])  # noqa: B010
