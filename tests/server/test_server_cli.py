@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from aioagb import _protocol as p
 from aioagb.cli import main
 from aioagb.server.auth import KeyRing, tenant_id_of
-from aioagb.server.config import ENV_API_KEYS, collect_api_keys
+from aioagb.server.config import ENV_API_KEYS, ServerConfig, collect_api_keys
 
 
 def test_keys_come_from_options_file_and_environment(tmp_path: Path) -> None:
@@ -111,3 +111,11 @@ def test_python_m_server_serves_and_stops_cleanly_on_ctrl_c(shared_root: Path) -
     assert proc.returncode == 0, err.decode()
     assert b"AGB Local stopped." in err
     assert b"cli-key" not in err and b"env-key" not in err  # keys are never logged
+
+
+def test_the_warm_pool_size_is_bounded_in_the_config_and_on_the_command_line() -> None:
+    for size in (-1, 1001):
+        with pytest.raises(ValueError, match="warm_sandboxes"):
+            ServerConfig(warm_sandboxes=size)
+    result = CliRunner().invoke(main, ["serve", "--warm-sandboxes", "5000"])
+    assert result.exit_code == 2 and "--warm-sandboxes" in result.output

@@ -22,6 +22,7 @@ from ..server.config import (
     ENV_API_KEYS,
     ENV_DATA_DIR,
     LOOPBACK,
+    MAX_WARM_SANDBOXES,
     ServerConfig,
     collect_api_keys,
     default_data_dir,
@@ -97,7 +98,7 @@ def _shown(
 @click.option("--python", "python", help="Interpreter the sandboxes run python with.")
 @_shown(
     "--warm-sandboxes",
-    click.IntRange(min=0),
+    click.IntRange(min=0, max=MAX_WARM_SANDBOXES),
     SERVE_WARM_SANDBOXES,
     "Code-space sandboxes kept started ahead of demand (~12 MiB each); 0: none.",
 )

@@ -20,6 +20,11 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_STORAGE_QUOTA_BYTES: int | None = 10 * 1024 * 1024 * 1024  # per API key
 
 
+# Each waiting sandbox holds ~12 MiB and a uid of the server's block: a bound that catches a
+# typo (an extra zero) before it fills the machine.
+MAX_WARM_SANDBOXES = 1000
+
+
 @attrs.frozen
 class ServerConfig:
     """How one AGB Local server runs. Every field has a safe default."""
@@ -44,7 +49,9 @@ class ServerConfig:
     # takes one, so its first call answers at once. 0: every sandbox starts on its session's
     # first call. The embedded server's default is 0 (tests start many servers);
     # `AsyncAGB.local()` and `aioagb serve` start a few (docs/sandbox.md, "Warm sandboxes").
-    warm_sandboxes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    warm_sandboxes: int = attrs.field(
+        default=0, validator=[attrs.validators.ge(0), attrs.validators.le(MAX_WARM_SANDBOXES)]
+    )
     max_body_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=attrs.validators.gt(0))
     reaper_interval_s: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     max_list_results: int = attrs.field(default=100, validator=attrs.validators.gt(0))

@@ -120,6 +120,8 @@ class WarmPool:
                 return
             self._ready.append(sandbox)
             self.started_total += 1
+            if self.started_total == self.size:  # the first fill: the server is ready at once
+                log.info("%d warm sandboxes ready", self.size)
             await anyio.sleep(refill_pause(time.monotonic() - began, self._cpu_budget))
 
     async def _end_dead(self) -> None:
