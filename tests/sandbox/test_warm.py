@@ -312,3 +312,47 @@ def test_the_refill_pauses_in_proportion_to_what_a_start_took() -> None:
     assert refill_pause(0.08, cpu_budget=1.0) == 0.0
     with pytest.raises(ValueError):
         WarmPool(1, lambda: None, cpu_budget=0)  # type: ignore[arg-type, return-value]
+
+
+async def test_misses_grow_the_pool_up_to_its_ceiling_and_quiet_shrinks_it_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(warm_module, "HEALTH_INTERVAL_S", 0.01)
+    now = 1000.0
+    made: list[FakeSandbox] = []
+
+    async def start() -> FakeSandbox:
+        made.append(FakeSandbox())
+        return made[-1]
+
+    pool = WarmPool(1, start, max_size=3, clock=lambda: now)  # type: ignore[arg-type]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.run)
+        await until(lambda: pool.ready == 1, 5)
+        taken = [pool.take() for _ in range(5)]  # one hit, then four misses
+        assert taken[0] is made[0] and taken[1:] == [None] * 4
+        assert (pool.misses, pool.target) == (4, 3)  # one more per miss, up to the ceiling
+        await until(lambda: pool.ready == 3, 5)
+        now += warm_module.SHRINK_AFTER_S - 1
+        await anyio.sleep(0.05)
+        assert pool.target == 3 and pool.ready == 3  # not yet quiet for long enough
+        now += 2
+        await until(lambda: pool.ready == 1, 5)
+        assert pool.target == 1
+        tg.cancel_scope.cancel()
+    await pool.aclose()
+    assert sum(s.closed for s in made) == len(made) - 1  # all but the one a session took
+    with pytest.raises(ValueError):
+        WarmPool(2, start, max_size=1)  # type: ignore[arg-type]
+
+
+def test_the_ceiling_is_checked_against_the_floor_and_off_means_off() -> None:
+    from aioagb.cli.agb_local import SERVE_WARM_SANDBOXES_MAX, _warm_ceiling
+    from aioagb.server import ServerConfig
+
+    with pytest.raises(ValueError, match="at least warm_sandboxes"):
+        ServerConfig(warm_sandboxes=4, warm_sandboxes_max=2)
+    assert ServerConfig(warm_sandboxes=2).warm_sandboxes_max is None  # fixed size
+    assert _warm_ceiling(4, None) == SERVE_WARM_SANDBOXES_MAX
+    assert _warm_ceiling(0, None) == 0  # --warm-sandboxes 0: no pool, and none grows
+    assert _warm_ceiling(20, None) == 20 and _warm_ceiling(4, 2) == 4

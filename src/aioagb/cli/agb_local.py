@@ -46,6 +46,9 @@ def _is_loopback(host: str) -> bool:
 _DEFAULT_LIMITS = SandboxLimits()
 # A few sandboxes ready for a server's first sessions: each costs ~12 MiB while it waits.
 SERVE_WARM_SANDBOXES = 4
+# After a burst found the pool empty, it may grow this far (~200 MiB at most), so that the next
+# burst of that size is served warm.
+SERVE_WARM_SANDBOXES_MAX = 16
 _DEFAULTS = ServerConfig()
 _AT_LEAST_ONE = click.IntRange(min=1)
 _POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -101,6 +104,13 @@ def _shown(
     click.IntRange(min=0, max=MAX_WARM_SANDBOXES),
     SERVE_WARM_SANDBOXES,
     "Code-space sandboxes kept started ahead of demand (~12 MiB each); 0: none.",
+)
+@click.option(
+    "--warm-sandboxes-max",
+    type=click.IntRange(min=0, max=MAX_WARM_SANDBOXES),
+    default=None,
+    help="How far the pool grows while sessions find it empty (back after 10 min without "
+    f"one).  [default: {SERVE_WARM_SANDBOXES_MAX}, or none with --warm-sandboxes 0]",
 )
 @click.option("--cpu-seconds", type=click.IntRange(min=1), default=_DEFAULT_LIMITS.cpu_seconds)
 @click.option(
@@ -197,6 +207,7 @@ def serve(
     backend: str,
     python: str | None,
     warm_sandboxes: int,
+    warm_sandboxes_max: int | None,
     cpu_seconds: int,
     memory_mb: int,
     max_processes: int,
@@ -255,6 +266,7 @@ def serve(
         backend=backend,
         python=python,
         warm_sandboxes=warm_sandboxes,
+        warm_sandboxes_max=_warm_ceiling(warm_sandboxes, warm_sandboxes_max),
         max_body_bytes=max_body_kb * 1024,
         max_sessions_per_key=max_sessions_per_key,
         max_connections_per_client=max_connections_per_client,
@@ -270,6 +282,14 @@ def serve(
     # A bad root, a taken port, no bubblewrap, a data directory in use, ...
     except (SandboxError, StoreError, OSError) as exc:
         raise click.ClickException(f"AGB Local could not start: {exc}") from None
+
+
+def _warm_ceiling(floor: int, given: int | None) -> int:
+    """The pool's ceiling: as given (never below the floor); by default room to grow, unless
+    the pool is off (`--warm-sandboxes 0` means none at all)."""
+    if given is None:
+        return max(floor, SERVE_WARM_SANDBOXES_MAX) if floor else 0
+    return max(floor, given)
 
 
 def _raise_open_file_limit() -> None:

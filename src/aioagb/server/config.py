@@ -52,6 +52,21 @@ class ServerConfig:
     warm_sandboxes: int = attrs.field(
         default=0, validator=[attrs.validators.ge(0), attrs.validators.le(MAX_WARM_SANDBOXES)]
     )
+    # How far the pool may grow while sessions find it empty (one more per such session; back
+    # to `warm_sandboxes` after 10 minutes without one). None: it stays at `warm_sandboxes`.
+    warm_sandboxes_max: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.le(MAX_WARM_SANDBOXES)),
+    )
+
+    @warm_sandboxes_max.validator
+    def _at_least_the_floor(self, _attribute: object, value: int | None) -> None:
+        if value is not None and value < self.warm_sandboxes:
+            raise ValueError(
+                f"warm_sandboxes_max ({value}) must be at least warm_sandboxes "
+                f"({self.warm_sandboxes})"
+            )
+
     max_body_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=attrs.validators.gt(0))
     reaper_interval_s: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     max_list_results: int = attrs.field(default=100, validator=attrs.validators.gt(0))

@@ -56,6 +56,7 @@ async def open_backend(config: ServerConfig, root: Path) -> SandboxBackend:
         prefer=config.backend,
         python=config.python,
         warm_sandboxes=config.warm_sandboxes,
+        warm_sandboxes_max=config.warm_sandboxes_max,
     )
     backend: SandboxBackend = await anyio.to_thread.run_sync(factory)
     return backend

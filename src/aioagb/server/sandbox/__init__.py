@@ -93,6 +93,7 @@ def make_backend(
     prefer: str = "auto",
     python: str | None = None,
     warm_sandboxes: int = 0,
+    warm_sandboxes_max: int | None = None,
 ) -> LocalBackend:
     """The server's sandbox backend, with its sessions under `root`.
 
@@ -101,7 +102,8 @@ def make_backend(
     `python`: a venv built from /usr/bin/python3 to run user python in instead of the system
     one (`--system-site-packages` keeps the system's IPython and data stack); it is mounted
     read-only at /opt/venv. `warm_sandboxes`: code-space sandboxes kept started ahead of
-    demand (`warm`), once the server runs `keep_warm`. Leftovers of a previous run under
+    demand (`warm`), once the server runs `keep_warm`, growing up to `warm_sandboxes_max`
+    while sessions find the pool empty. Leftovers of a previous run under
     `root` are removed. Blocking (a probe and a directory clean-up): call it before serving.
     """
     if prefer not in ("auto", "bwrap", "plain"):
@@ -119,7 +121,14 @@ def make_backend(
             "not wanted" if prefer == "plain" else "unavailable",
         )
     venv = None if python is None else _venv_dir(python)
-    backend = LocalBackend(Path(root), limits, mode, venv=venv, warm_sandboxes=warm_sandboxes)
+    backend = LocalBackend(
+        Path(root),
+        limits,
+        mode,
+        venv=venv,
+        warm_sandboxes=warm_sandboxes,
+        warm_sandboxes_max=warm_sandboxes_max,
+    )
     log.info(
         "sandbox backend %s at %s (languages: %s, cgroups: %s)",
         backend.name,

@@ -468,6 +468,7 @@ class LocalBackend:
         venv: Path | None = None,
         cgroups: bool = True,
         warm_sandboxes: int = 0,
+        warm_sandboxes_max: int | None = None,
     ) -> None:
         self.root = root
         self.limits = limits
@@ -485,7 +486,12 @@ class LocalBackend:
         # kernel starts right after, with its first cell): a warm refill waits for both.
         self._cold_starts = 0
         self._last_cold_start = -math.inf
-        self._warm = WarmPool(warm_sandboxes, self._start_warm, busy=self._cold_starts_running)
+        self._warm = WarmPool(
+            warm_sandboxes,
+            self._start_warm,
+            busy=self._cold_starts_running,
+            max_size=warm_sandboxes_max,
+        )
         # Only root can give a process its priority back (`LocalSandbox._move_in`).
         self._nice_warm = self._is_root
         try:
@@ -538,7 +544,7 @@ class LocalBackend:
         return sandbox
 
     async def keep_warm(self) -> None:
-        if self._warm.size:
+        if self._warm.max_size:
             await self._warm.run()
 
     @contextlib.contextmanager

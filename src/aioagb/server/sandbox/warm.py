@@ -13,12 +13,18 @@ The pool refills in the background, one start at a time and within a CPU budget,
 refilling never competes with live sessions: it waits while sessions' own sandboxes are
 starting, runs its starts at a lower scheduling priority (restored when a session takes the
 sandbox), and after each start pauses in proportion to what that start took.
+
+Its size adapts between a floor and a ceiling: each session that wanted a warm sandbox and
+found none raises the target by one (up to `max_size`), so the next burst of that size finds
+its sandboxes ready; after SHRINK_AFTER_S without such a miss, the target falls back to the
+floor and the surplus is ended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -44,10 +50,13 @@ HEALTH_INTERVAL_S = 2.0
 FAILED_START_PAUSE_S = 5.0
 # While sessions' own sandboxes are starting, the refill looks again this often.
 BUSY_POLL_S = 0.05
+# A pool grown by misses goes back to its floor after this long without one.
+SHRINK_AFTER_S = 600.0
 
 
 class WarmPool:
-    """Up to `size` started sandboxes, made by `start` and handed out by `take`.
+    """Started sandboxes, made by `start` and handed out by `take`: `size` of them, or up to
+    `max_size` while misses show that more are wanted (None: always `size`).
 
     `busy` says whether live sessions' sandboxes are starting (the refill waits then).
     Run `run` in a task for the server's lifetime; `aclose` ends every pooled sandbox.
@@ -59,13 +68,22 @@ class WarmPool:
         start: Callable[[], Awaitable[LocalSandbox]],
         busy: Callable[[], bool] = lambda: False,
         *,
+        max_size: int | None = None,
         cpu_budget: float = CPU_BUDGET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if size < 0:
             raise ValueError("a warm pool's size is 0 or more")
+        if max_size is not None and max_size < size:
+            raise ValueError("a warm pool's max_size is at least its size")
         if not 0 < cpu_budget <= 1:
             raise ValueError("cpu_budget is a share of one core: in (0, 1]")
         self.size = size
+        self.max_size = size if max_size is None else max_size
+        self.target = size  # what the refill fills up to now: size <= target <= max_size
+        self.misses = 0  # sessions that wanted a warm sandbox and found none
+        self._last_miss = -math.inf
+        self._clock = clock
         self._start = start
         self._busy = busy
         self._cpu_budget = cpu_budget
@@ -89,13 +107,22 @@ class WarmPool:
                 self._ready.remove(sandbox)
                 self._wanted.set()  # the refill starts its replacement
                 return sandbox
+        self._missed()
         return None
+
+    def _missed(self) -> None:
+        self.misses += 1
+        self._last_miss = self._clock()
+        if self.target < self.max_size:
+            self.target += 1
+            self._wanted.set()
 
     async def run(self) -> None:
         """Keeps the pool full until cancelled."""
         while not self._closed:
             await self._end_dead()
-            if len(self._ready) >= self.size:
+            await self._shrink_when_quiet()
+            if len(self._ready) >= self.target:
                 self._wanted = anyio.Event()
                 with anyio.move_on_after(HEALTH_INTERVAL_S):
                     await self._wanted.wait()
@@ -122,7 +149,19 @@ class WarmPool:
             self.started_total += 1
             if self.started_total == self.size:  # the first fill: the server is ready at once
                 log.info("%d warm sandboxes ready", self.size)
+            elif len(self._ready) == self.target > self.size:
+                log.info(
+                    "%d warm sandboxes ready (grown after %d misses)", self.target, self.misses
+                )
             await anyio.sleep(refill_pause(time.monotonic() - began, self._cpu_budget))
+
+    async def _shrink_when_quiet(self) -> None:
+        if self.target == self.size or self._clock() - self._last_miss < SHRINK_AFTER_S:
+            return
+        self.target = self.size
+        while len(self._ready) > self.target:
+            await self._ready.pop().aclose()
+        log.info("warm sandboxes back to %d (no miss for %gs)", self.size, SHRINK_AFTER_S)
 
     async def _end_dead(self) -> None:
         dead = [sandbox for sandbox in self._ready if not sandbox.started]
