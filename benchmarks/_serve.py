@@ -34,10 +34,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=("auto", "null"), default="auto")
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--warm-sandboxes", type=int, default=0)
+    parser.add_argument("--warm-sandboxes-max", type=int, default=None)
     args = parser.parse_args()
     config = ServerConfig(
         api_keys=collect_api_keys(),
         warm_sandboxes=args.warm_sandboxes,
+        warm_sandboxes_max=args.warm_sandboxes_max,
         faults=FaultPlan.parse(args.fault) if args.fault else None,
     )
     anyio.run(partial(serve, config, args.backend == "null"))

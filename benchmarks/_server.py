@@ -67,9 +67,13 @@ class ServerProcess:
         return int(match.group(1)) * 1024
 
 
-def _serve_argv(latency: Latency, backend: str, warm_sandboxes: int) -> list[str]:
+def _serve_argv(
+    latency: Latency, backend: str, warm_sandboxes: int, warm_sandboxes_max: int | None
+) -> list[str]:
     argv = [sys.executable, "-m", "benchmarks._serve", "--backend", backend]
     argv += ["--warm-sandboxes", str(warm_sandboxes)]
+    if warm_sandboxes_max is not None:
+        argv += ["--warm-sandboxes-max", str(warm_sandboxes_max)]
     for spec in latency.fault_specs():
         argv += ["--fault", spec]
     return argv
@@ -77,16 +81,21 @@ def _serve_argv(latency: Latency, backend: str, warm_sandboxes: int) -> list[str
 
 @contextmanager
 def running_server(
-    latency: Latency = NO_LATENCY, backend: str = "auto", *, warm_sandboxes: int = 0
+    latency: Latency = NO_LATENCY,
+    backend: str = "auto",
+    *,
+    warm_sandboxes: int = 0,
+    warm_sandboxes_max: int | None = None,
 ) -> Iterator[ServerProcess]:
     """Start AGB Local (`benchmarks._serve`) on an ephemeral loopback port in its own process;
     stop it (SIGINT, then kill) on exit. `backend`: "auto" (real sandboxes) or "null";
-    `warm_sandboxes`: the size of its pool of sandboxes started ahead of demand (0: none)."""
+    `warm_sandboxes`: the size of its pool of sandboxes started ahead of demand (0: none),
+    growing up to `warm_sandboxes_max` after misses (None: a fixed size)."""
     api_key = secrets.token_urlsafe(24)
     env = {**os.environ, "AGB_LOCAL_API_KEYS": api_key, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        _serve_argv(latency, backend, warm_sandboxes),
+        _serve_argv(latency, backend, warm_sandboxes, warm_sandboxes_max),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
