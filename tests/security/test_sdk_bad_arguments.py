@@ -278,6 +278,18 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
         "concurrency",
     ),
     (
+        "map-sessions-concurrency-0",
+        lambda c: c.agb.map_sessions(_noop_item, [1], c.params, concurrency=0),
+        InvalidArgumentError,
+        "concurrency",
+    ),
+    (
+        "map-sessions-fn-not-callable",
+        lambda c: c.agb.map_sessions("fn", [1], c.params),
+        InvalidArgumentError,
+        "fn",
+    ),
+    (
         "delete-sessions-not-sessions",
         lambda c: c.agb.delete_sessions(["session-1"]),
         InvalidArgumentError,
@@ -957,6 +969,7 @@ COVERED_BY = {
     (AsyncAGB, "create_many"): "create-many-",
     (AsyncAGB, "sessions"): "sessions-",
     (AsyncAGB, "delete_sessions"): "delete-sessions-",
+    (AsyncAGB, "map_sessions"): "map-sessions-",
     (AsyncAGB, "iter_sessions"): "iter-",
     (AsyncAGB, "delete_all"): "delete-all-",
     (AsyncAGB, "local"): None,  # takes a ServerConfig (validated by attrs) and client options
@@ -1021,3 +1034,7 @@ def test_the_table_covers_every_public_method_that_takes_arguments() -> None:
     for prefix in filter(None, COVERED_BY.values()):
         assert any(i.startswith(prefix) for i in ids), prefix
     assert any(i.startswith("pool-") for i in ids)  # SessionPool(...) itself
+
+
+async def _noop_item(session: object, item: object) -> None:
+    """A `map_sessions` function that is never reached (the arguments are refused first)."""
