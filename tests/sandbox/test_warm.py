@@ -22,7 +22,7 @@ from aioagb.server.sandbox import (
     make_backend,
 )
 from aioagb.server.sandbox import warm as warm_module
-from aioagb.server.sandbox.warm import WarmPool, refill_pause
+from aioagb.server.sandbox.warm import WarmPool, process_tree, refill_pause
 
 IS_ROOT = os.geteuid() == 0
 FILL_TIMEOUT_S = 30.0
@@ -67,15 +67,7 @@ def alive(pid: int) -> bool:
 
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it (host pids)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{current}/task"):
-                children = Path(f"/proc/{current}/task/{tid}/children").read_text()
-                todo.extend(int(child) for child in children.split())
-    return found
+    return [process for process, _threads in process_tree(pid)]
 
 
 def pooled(backend: LocalBackend) -> list[LocalSandbox]:

@@ -45,9 +45,10 @@ class ServerConfig:
     )
     backend: str = attrs.field(default="auto", validator=attrs.validators.in_(BACKENDS))
     python: str | None = None  # the interpreter sandboxes run; None: the backend's choice
-    # Code-space sandboxes started ahead of demand (agent and python kernel running): a create
-    # takes one, so its first call answers at once. 0: every sandbox starts on its session's
-    # first call. The embedded server's default is 0 (tests start many servers);
+    # Code-space sandboxes started ahead of demand (agent and python kernel running): a
+    # session's first use takes one, so its first call answers at once. 0: every sandbox
+    # starts on its session's first call. The embedded server's default is 0 (tests start
+    # many servers);
     # `AsyncAGB.local()` and `aioagb serve` start a few (docs/sandbox.md, "Warm sandboxes").
     warm_sandboxes: int = attrs.field(
         default=0, validator=[attrs.validators.ge(0), attrs.validators.le(MAX_WARM_SANDBOXES)]

@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,16 +188,25 @@ def refill_pause(took_s: float, cpu_budget: float = CPU_BUDGET) -> float:
 def restore_priority(pid: int) -> None:
     """Gives every thread of `pid` and of its descendants niceness 0 (Linux keeps niceness per
     thread). Best effort: a process that ended meanwhile is skipped."""
+    for _process, threads in process_tree(pid):
+        for tid in threads:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, 0)
+
+
+def process_tree(pid: int) -> Iterator[tuple[int, list[int]]]:
+    """`pid` and every process below it (host pids), each with its threads' ids; a process
+    that ended meanwhile is skipped. Each is yielded before its children are read, so a
+    caller acts on a parent before anything it starts next."""
     todo = [pid]
     while todo:
         current = todo.pop()
         try:
-            tids = [int(tid) for tid in os.listdir(f"/proc/{current}/task")]
+            threads = [int(tid) for tid in os.listdir(f"/proc/{current}/task")]
         except OSError:
             continue
-        for tid in tids:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, tid, 0)
+        yield current, threads
+        for tid in threads:
             with contextlib.suppress(OSError, ValueError):
                 children = Path(f"/proc/{current}/task/{tid}/children").read_text()
                 todo.extend(int(child) for child in children.split())
